@@ -1,0 +1,90 @@
+// Command bench times one optimization step of a model — forward to a layer,
+// the gradient of the layer's mean activation w.r.t. the input, and an update
+// of the input — the unit of work of every feature-visualization method.
+//
+//	go run ./examples/bench -model resnet50 -layer layer4 -size 224 -batch 1 -iters 10
+//
+// It prints one JSON line: {"median_s":…, "min_s":…, …}. scripts/bench.sh
+// runs it next to PyTorch and prints the ratio.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"time"
+
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/layervis/layervis/layervis/backend"
+	"github.com/layervis/layervis/layervis/cnn"
+	"github.com/layervis/layervis/layervis/zoo"
+)
+
+func main() {
+	name := flag.String("model", "resnet50", "model")
+	weights := flag.String("weights", "", "weights file; empty: random weights (timing does not depend on them)")
+	layer := flag.String("layer", "layer4", "layer to maximize")
+	size := flag.Int("size", 224, "input size")
+	batch := flag.Int("batch", 1, "batch size")
+	iters := flag.Int("iters", 10, "timed steps (after 2 warm-up steps)")
+	flag.Parse()
+	if err := run(*name, *weights, *layer, *size, *batch, *iters); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(name, weights, layer string, size, batch, iters int) error {
+	b, err := backend.Get()
+	if err != nil {
+		return err
+	}
+	m, _, err := zoo.Open(name, weights)
+	if err != nil {
+		return err
+	}
+	if err := cnn.Check(m, layer); err != nil {
+		return err
+	}
+	step, err := model.NewExec(b, m.Store(), func(_ *model.Scope, x *Node) *Node {
+		a := m.Build(x, layer)[0]
+		g := Gradient(ReduceAllMean(a), x)[0]
+		return Add(x, MulScalar(g, 0.01))
+	})
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	data := make([]float32, batch*3*size*size)
+	for i := range data {
+		data[i] = float32(rng.NormFloat64())
+	}
+	x := tensors.FromFlatDataAndDimensions(data, batch, 3, size, size)
+	t0 := time.Now()
+	var times []float64
+	for i := range iters + 2 {
+		start := time.Now()
+		out, err := step.Exec(x)
+		if err != nil {
+			return err
+		}
+		if _, err := tensors.CopyFlatData[float32](out[0]); err != nil { // wait for the result
+			return err
+		}
+		x = out[0]
+		if i >= 2 {
+			times = append(times, time.Since(start).Seconds())
+		}
+	}
+	slices.Sort(times)
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{
+		"model": name, "layer": layer, "size": size, "batch": batch, "backend": backend.Describe(b),
+		"median_s": times[len(times)/2], "min_s": times[0], "iters": iters, "total_s": time.Since(t0).Seconds(),
+	})
+}

@@ -1,0 +1,139 @@
+// Package backend chooses the GoMLX compute backend layervis runs on.
+//
+// With GOMLX_BACKEND unset, layervis uses the pure-Go backend ("go"): it needs no
+// C library, never downloads anything and works offline. XLA is used only when
+// asked for, with an absolute path to a PJRT plugin:
+//
+//	GOMLX_BACKEND=xla:/abs/path/to/pjrt_c_api_cuda_plugin.so
+//
+// (jax's CUDA plugin, xla_cuda_plugin.so, works too). A name instead of a path
+// ("xla:cuda") is looked up in PJRT_PLUGIN_LIBRARY_PATH as
+// pjrt_c_api_<name>_plugin.so. layervis never auto-installs a plugin.
+//
+// The pure-Go backend is only fast when the binary was built with
+// GOEXPERIMENT=simd (the Makefile and the notebook kernel set it);
+// [SIMD] reports whether it was.
+package backend
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/gomlx/compute"
+	_ "github.com/gomlx/compute/gobackend" // the pure-Go backend, "go".
+)
+
+// EnvVar is the environment variable that selects the backend
+// ("go", or "xla:<plugin path or name>").
+const EnvVar = compute.ConfigEnvVar
+
+// Default is the configuration used when EnvVar is unset.
+const Default = "go"
+
+var (
+	mu      sync.Mutex
+	current compute.Backend
+)
+
+// Config returns the backend configuration layervis will use: the value of
+// GOMLX_BACKEND if set and not empty, else [Default].
+func Config() string {
+	if c := strings.TrimSpace(os.Getenv(EnvVar)); c != "" {
+		return c
+	}
+	return Default
+}
+
+// Get returns the process-wide backend, creating it on first use from [Config].
+// Later calls return the same backend.
+func Get() (compute.Backend, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	if current != nil && !current.IsFinalized() {
+		return current, nil
+	}
+	b, err := New(Config())
+	if err != nil {
+		return nil, err
+	}
+	current = b
+	return b, nil
+}
+
+// MustGet is like [Get] but panics on error; for examples and tests.
+func MustGet() compute.Backend {
+	b, err := Get()
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// New creates a backend from a configuration string such as "go" or
+// "xla:/abs/path/plugin.so". Errors name the problem and the fix; it never
+// panics and never downloads a plugin.
+func New(config string) (b compute.Backend, err error) {
+	name, opts, _ := strings.Cut(config, ":")
+	switch name {
+	case "go", "simplego":
+		// ok
+	case "xla", "stablehlo", "hlo", "shlo", "pjrt":
+		if !xlaCompiledIn {
+			return nil, fmt.Errorf("backend %q: this binary was built without XLA support (tag noxla or CGO_ENABLED=0); rebuild with cgo enabled and without -tags noxla, or use %s=go", config, EnvVar)
+		}
+		plugin, _, _ := strings.Cut(opts, ",")
+		if plugin == "" {
+			return nil, fmt.Errorf("backend %q: name a PJRT plugin, e.g. %s=xla:/abs/path/to/xla_cuda_plugin.so (layervis never downloads one)", config, EnvVar)
+		}
+		if strings.ContainsRune(plugin, os.PathSeparator) {
+			if !filepath.IsAbs(plugin) {
+				return nil, fmt.Errorf("backend %q: plugin path %q must be absolute", config, plugin)
+			}
+			if st, serr := os.Stat(plugin); serr != nil {
+				return nil, fmt.Errorf("backend %q: PJRT plugin file %q not found: %v; point %s at an existing pjrt plugin .so", config, plugin, serr, EnvVar)
+			} else if st.IsDir() {
+				return nil, fmt.Errorf("backend %q: %q is a directory, not a PJRT plugin .so file", config, plugin)
+			}
+		}
+		disableAutoInstall()
+		name = "xla"
+	default:
+		return nil, fmt.Errorf("unknown backend %q in %s=%q: use %q (pure Go, the default) or \"xla:/abs/path/to/pjrt_plugin.so\"", name, EnvVar, config, "go")
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			b, err = nil, fmt.Errorf("backend %q failed to start: %v", config, r)
+		}
+	}()
+	cfg := name
+	if opts != "" {
+		cfg = name + ":" + opts
+	}
+	b, err = compute.NewWithConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("backend %q failed to start: %w", config, err)
+	}
+	return b, nil
+}
+
+// Describe returns a one-line description of the backend in use, e.g.
+// "go (pure Go, SIMD on)" or "xla:/path/plugin.so - cuda [1 device(s)]".
+func Describe(b compute.Backend) string {
+	if b == nil {
+		return "none"
+	}
+	if IsGo(b) {
+		simd := "off (build with GOEXPERIMENT=simd for speed)"
+		if SIMD {
+			simd = "on"
+		}
+		return fmt.Sprintf("go (%s, SIMD %s)", b.Description(), simd)
+	}
+	return b.Description()
+}
+
+// IsGo reports whether b is the pure-Go backend.
+func IsGo(b compute.Backend) bool { return b != nil && b.String() == "go" }

@@ -1,0 +1,7 @@
+//go:build !cgo || noxla
+
+package backend
+
+const xlaCompiledIn = false
+
+func disableAutoInstall() {}

@@ -1,0 +1,401 @@
+// Package torchvision provides torchvision's ResNet (v1.5) and VGG
+// architectures as layervis models, with weights from PyTorch state-dict
+// checkpoints (.pth, the files torchvision downloads into
+// ~/.cache/torch/hub/checkpoints) or safetensors files with torchvision or
+// timm names.
+//
+// Layer names are torchvision's module paths ("layer4.2", "layer4.2.conv3",
+// "features.29"); see package cnn for the ":in" suffix and modules that run
+// more than once. Inputs are RGB scaled to [0,1] and normalized with the
+// ImageNet mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225), as
+// torchvision does.
+package torchvision
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/support/exceptions"
+
+	"github.com/layervis/layervis/layervis/backend"
+	"github.com/layervis/layervis/layervis/checkpoint"
+	"github.com/layervis/layervis/layervis/cnn"
+	"github.com/layervis/layervis/layervis/nn"
+)
+
+// ImageNetInput is the input of torchvision's ImageNet classifiers.
+var ImageNetInput = cnn.Input{
+	Channels: 3, Order: "RGB", Range: [2]float32{0, 1},
+	Mean: []float32{0.485, 0.456, 0.406}, Std: []float32{0.229, 0.224, 0.225},
+	Size: 224, MinSize: 32, Multiple: 1,
+}
+
+// Model is a torchvision architecture with its weights.
+type Model struct {
+	arch    archSpec
+	store   *model.Store
+	source  string // checkpoint path, or "random (seed N)"
+	random  bool
+	modules []module
+	index   map[string]int // module name → position in modules
+	end     []int          // position of the last module in each module's subtree
+}
+
+var _ cnn.Model = (*Model)(nil)
+
+// Load returns the architecture arch (see [Archs]) with the weights of the
+// checkpoint at path (.pth/.pt or .safetensors, detected by content).
+func Load(arch, path string) (*Model, error) {
+	a, err := lookupArch(arch)
+	if err != nil {
+		return nil, err
+	}
+	ck, err := checkpoint.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return FromCheckpoint(a.name, ck)
+}
+
+// FromCheckpoint returns the architecture with the weights of ck. It fails,
+// naming the first tensor that does not fit and both shapes, if ck is not a
+// checkpoint of arch.
+func FromCheckpoint(arch string, ck *checkpoint.Checkpoint) (*Model, error) {
+	a, err := lookupArch(arch)
+	if err != nil {
+		return nil, err
+	}
+	sd, err := a.fromCheckpoint(ck)
+	if err != nil {
+		return nil, err
+	}
+	return newModel(a, sd, ck.Path, false)
+}
+
+// Random returns the architecture with random weights initialized as
+// torchvision initializes an untrained model, from seed. Its images show
+// structure of the architecture, not of anything learned.
+func Random(arch string, seed uint64) (*Model, error) {
+	a, err := lookupArch(arch)
+	if err != nil {
+		return nil, err
+	}
+	return newModel(a, a.randomStateDict(seed), fmt.Sprintf("random weights (seed %d)", seed), true)
+}
+
+func newModel(a archSpec, sd stateDict, source string, random bool) (*Model, error) {
+	store, err := a.toStore(sd)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{arch: a, store: store, source: source, random: random, modules: a.modules(), index: map[string]int{}}
+	m.end = make([]int, len(m.modules))
+	for i, mod := range m.modules {
+		m.index[mod.name] = i
+		m.end[i] = i
+		for j := i + 1; j < len(m.modules) && strings.HasPrefix(m.modules[j].name, mod.name+"."); j++ {
+			m.end[i] = j
+		}
+	}
+	return m, nil
+}
+
+// Name returns the architecture name, e.g. "resnet50".
+func (m *Model) Name() string { return m.arch.name }
+
+// Input returns [ImageNetInput].
+func (m *Model) Input() cnn.Input { return ImageNetInput }
+
+// Store returns the frozen weights.
+func (m *Model) Store() *model.Store { return m.store }
+
+// Source says where the weights came from: a checkpoint path or "random
+// weights (seed N)".
+func (m *Model) Source() string { return m.source }
+
+// IsRandom reports whether the weights are random rather than trained.
+func (m *Model) IsRandom() bool { return m.random }
+
+// Has reports whether name (optionally with the ":in" suffix) is a module.
+func (m *Model) Has(name string) bool {
+	_, ok := m.index[trimIn(name)]
+	return ok
+}
+
+// Names lists the module paths in named_modules() order.
+func (m *Model) Names() []string {
+	out := make([]string, len(m.modules))
+	for i, mod := range m.modules {
+		out[i] = mod.name
+	}
+	return out
+}
+
+// Layers returns the catalogue for an h×w input: every module, its type and
+// output shape.
+func (m *Model) Layers(h, w int) ([]cnn.Layer, error) {
+	if err := m.Input().CheckSize(h, w); err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Name(), err)
+	}
+	b, err := backend.Get()
+	if err != nil {
+		return nil, err
+	}
+	names := m.Names()
+	shapes, err := cnn.Shapes(b, m, h, w, names...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cnn.Layer, len(names))
+	for i, mod := range m.modules {
+		out[i] = cnn.Layer{Name: mod.name, Kind: mod.kind, Shape: shapes[i]}
+	}
+	return out, nil
+}
+
+func trimIn(name string) string {
+	if n := len(name) - len(cnn.InputSuffix); n > 0 && name[n:] == cnn.InputSuffix {
+		return name[:n]
+	}
+	return name
+}
+
+// tracer records the requested module inputs/outputs during a forward pass.
+// A module that runs several times keeps its last call, like a PyTorch hook.
+type tracer struct {
+	want map[string]int // requested name → output slot
+	got  []*Node
+	seen []bool
+	// last is the position (in named_modules order) of the last module whose
+	// value is needed; building stops after the block containing it.
+	last int
+}
+
+func (t *tracer) allSeen() bool { return !slices.Contains(t.seen, false) }
+
+func (t *tracer) record(name string, x *Node) {
+	if i, ok := t.want[name]; ok {
+		if x.Rank() == 4 {
+			x = TransposeAllAxes(x, 0, 3, 1, 2) // NHWC → NCHW
+		}
+		t.got[i] = x
+		t.seen[i] = true
+	}
+}
+
+// Build returns the NCHW activations of the named layers for the network
+// input x [B,3,H,W] (normalized, see [ImageNetInput]).
+func (m *Model) Build(x *Node, layers ...string) []*Node {
+	nn.IsFloat32(x)
+	if x.Rank() != 4 || x.Shape().Dim(1) != 3 {
+		exceptions.Panicf("%s: input must be [batch, 3, height, width], got %s", m.Name(), x.Shape())
+	}
+	if err := m.Input().CheckSize(x.Shape().Dim(2), x.Shape().Dim(3)); err != nil {
+		exceptions.Panicf("%s: %v", m.Name(), err)
+	}
+	t := &tracer{want: map[string]int{}, got: make([]*Node, len(layers)), seen: make([]bool, len(layers)), last: -1}
+	for i, l := range layers {
+		if !m.Has(l) {
+			panic(cnn.UnknownLayerError(m.Name(), l, m.Names()))
+		}
+		if _, dup := t.want[l]; dup {
+			exceptions.Panicf("%s: layer %q requested twice", m.Name(), l)
+		}
+		t.want[l] = i
+		t.last = max(t.last, m.index[trimIn(l)])
+	}
+	f := &forward{m: m, t: t, form: nn.FormFor(x.Graph().Backend()), g: x.Graph()}
+	h := TransposeAllAxes(x, 0, 2, 3, 1) // NCHW → NHWC
+	switch m.arch.family {
+	case "resnet":
+		f.resnet(h)
+	case "vgg":
+		f.vgg(h)
+	}
+	for i, ok := range t.seen {
+		if !ok {
+			exceptions.Panicf("%s: layer %q was not computed (internal error)", m.Name(), layers[i])
+		}
+	}
+	return t.got
+}
+
+// forward holds the state of one Build.
+type forward struct {
+	m    *Model
+	t    *tracer
+	form nn.Form
+	g    *Graph
+}
+
+func (f *forward) v(name string) *Node {
+	v := f.m.store.GetVariable("/" + name)
+	if v == nil {
+		exceptions.Panicf("%s: no weight %q (internal error)", f.m.Name(), name)
+	}
+	return v.NodeValue(f.g)
+}
+
+// done reports whether every requested value is recorded and final once
+// module name has run: modules run more than once (a block's ReLU) are only
+// final at the end of their parent, so this is asked at module boundaries.
+func (f *forward) done(name string) bool {
+	return f.t.allSeen() && f.m.end[f.m.index[name]] >= f.t.last
+}
+
+func (f *forward) in(name string, x *Node) { f.t.record(name+cnn.InputSuffix, x) }
+
+func (f *forward) out(name string, x *Node) *Node {
+	f.t.record(name, x)
+	return x
+}
+
+func (f *forward) conv(name string, x *Node, stride, pad int) *Node {
+	f.in(name, x)
+	w := f.v(name + ".weight")
+	y := nn.Conv2D{Stride: [2]int{stride, stride}, Pad: nn.SymmetricPad(pad)}.Apply(f.form, x, w)
+	if mod := f.m.modules[f.m.index[name]]; mod.bias {
+		y = nn.AddBias(y, f.v(name+".bias"))
+	}
+	return f.out(name, y)
+}
+
+func (f *forward) bn(name string, x *Node) *Node {
+	f.in(name, x)
+	return f.out(name, nn.Affine(x, f.v(name+".scale"), f.v(name+".shift")))
+}
+
+func (f *forward) relu(name string, x *Node) *Node {
+	f.in(name, x)
+	return f.out(name, Max(x, ZerosLike(x)))
+}
+
+func (f *forward) linear(name string, x *Node) *Node {
+	f.in(name, x)
+	return f.out(name, nn.Linear(x, f.v(name+".weight"), f.v(name+".bias")))
+}
+
+func (f *forward) resnet(x *Node) {
+	x = f.conv("conv1", x, 2, 3)
+	x = f.bn("bn1", x)
+	x = f.relu("relu", x)
+	f.in("maxpool", x)
+	x = f.out("maxpool", nn.Pool2D{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Pad: nn.SymmetricPad(1)}.Max(f.form, x))
+	if f.done("maxpool") {
+		return
+	}
+	for s, n := range f.m.arch.blocks {
+		stage := fmt.Sprintf("layer%d", s+1)
+		f.in(stage, x)
+		for b := range n {
+			stride := 1
+			if s > 0 && b == 0 {
+				stride = 2
+			}
+			p := fmt.Sprintf("%s.%d", stage, b)
+			x = f.block(p, x, stride)
+			if f.done(p) {
+				return
+			}
+		}
+		f.out(stage, x)
+		if f.done(stage) {
+			return
+		}
+	}
+	f.in("avgpool", x)
+	pooled := f.out("avgpool", Reshape(nn.GlobalAvg(x), x.Shape().Dim(0), 1, 1, x.Shape().Dim(3)))
+	flat := Reshape(pooled, x.Shape().Dim(0), x.Shape().Dim(3))
+	f.linear("fc", flat)
+}
+
+func (f *forward) block(p string, x *Node, stride int) *Node {
+	f.in(p, x)
+	identity := x
+	var y *Node
+	if f.m.arch.bottle {
+		y = f.relu(p+".relu", f.bn(p+".bn1", f.conv(p+".conv1", x, 1, 0)))
+		y = f.relu(p+".relu", f.bn(p+".bn2", f.conv(p+".conv2", y, stride, 1)))
+		y = f.bn(p+".bn3", f.conv(p+".conv3", y, 1, 0))
+	} else {
+		y = f.relu(p+".relu", f.bn(p+".bn1", f.conv(p+".conv1", x, stride, 1)))
+		y = f.bn(p+".bn2", f.conv(p+".conv2", y, 1, 1))
+	}
+	if _, ok := f.m.index[p+".downsample"]; ok {
+		d := p + ".downsample"
+		f.in(d, x)
+		identity = f.out(d, f.bn(d+".1", f.conv(d+".0", x, stride, 0)))
+	}
+	return f.out(p, f.relu(p+".relu", Add(y, identity)))
+}
+
+func (f *forward) vgg(x *Node) {
+	f.in("features", x)
+	i := 0
+	name := func() string { return fmt.Sprintf("features.%d", i) }
+	for _, c := range f.m.arch.vggCfg {
+		if c == 0 {
+			f.in(name(), x)
+			x = f.out(name(), nn.Pool2D{Kernel: [2]int{2, 2}}.Max(f.form, x))
+		} else {
+			x = f.conv(name(), x, 1, 1)
+			if f.m.arch.vggBN {
+				i++
+				x = f.bn(name(), x)
+			}
+			i++
+			x = f.relu(name(), x)
+		}
+		if f.done(name()) {
+			return
+		}
+		i++
+	}
+	f.out("features", x)
+	if f.done("features") {
+		return
+	}
+	f.in("avgpool", x)
+	x = f.out("avgpool", adaptiveAvg(x, 7, 7))
+	// torch.flatten of NCHW: channels outermost.
+	b := x.Shape().Dim(0)
+	flat := Reshape(TransposeAllAxes(x, 0, 3, 1, 2), b, -1)
+	f.in("classifier", flat)
+	y := f.linear("classifier.0", flat)
+	y = f.relu("classifier.1", y)
+	y = f.out("classifier.2", f.identity("classifier.2", y)) // Dropout: identity in eval mode
+	y = f.linear("classifier.3", y)
+	y = f.relu("classifier.4", y)
+	y = f.out("classifier.5", f.identity("classifier.5", y))
+	f.out("classifier", f.linear("classifier.6", y))
+}
+
+func (f *forward) identity(name string, x *Node) *Node {
+	f.in(name, x)
+	return x
+}
+
+// adaptiveAvg is PyTorch's AdaptiveAvgPool2d on NHWC: output cell i averages
+// input rows floor(i·H/oh) … ceil((i+1)·H/oh)−1.
+func adaptiveAvg(x *Node, oh, ow int) *Node {
+	h, w := x.Shape().Dim(1), x.Shape().Dim(2)
+	if h == oh && w == ow {
+		return x
+	}
+	rows := make([]*Node, oh)
+	for i := range oh {
+		r0, r1 := i*h/oh, ((i+1)*h+oh-1)/oh
+		cols := make([]*Node, ow)
+		for j := range ow {
+			c0, c1 := j*w/ow, ((j+1)*w+ow-1)/ow
+			cell := Slice(x, AxisRange(), AxisRange(r0, r1), AxisRange(c0, c1), AxisRange())
+			cols[j] = ReduceMean(cell, 1, 2)
+		}
+		rows[i] = Stack(cols, 1) // [B, ow, C]
+	}
+	return Stack(rows, 1) // [B, oh, ow, C]
+}
+
