@@ -32,7 +32,12 @@ func main() {
 	out := flag.String("out", "", "output .npy for the activations")
 	grad := flag.String("grad", "", "optional output .npy for d mean(layer) / d input")
 	size := flag.Int("size", 0, "input size; 0: the model's default")
+	force := flag.Bool("force", false, "overwrite existing output files")
 	flag.Parse()
+	if err := checkOutputs(*image, *force, *out, *grad); err != nil {
+		fmt.Fprintln(os.Stderr, "activations:", err)
+		os.Exit(1)
+	}
 	if err := run(*name, *weights, *image, *layer, *out, *grad, *size); err != nil {
 		fmt.Fprintln(os.Stderr, "activations:", err)
 		os.Exit(1)
@@ -85,6 +90,28 @@ func run(name, weights, image, layer, out, grad string, size int) error {
 			return err
 		}
 		fmt.Printf("gradient %v → %s\n", g.Shape().Dimensions, grad)
+	}
+	return nil
+}
+
+// checkOutputs refuses to write over the input image, and over existing
+// files unless force is set.
+func checkOutputs(image string, force bool, outs ...string) error {
+	in, inErr := os.Stat(image)
+	for _, o := range outs {
+		if o == "" {
+			continue
+		}
+		st, err := os.Stat(o)
+		if err != nil {
+			continue // does not exist yet
+		}
+		if inErr == nil && os.SameFile(in, st) {
+			return fmt.Errorf("output %s is the input image; choose another path", o)
+		}
+		if !force {
+			return fmt.Errorf("output %s already exists; remove it or pass -force to overwrite", o)
+		}
 	}
 	return nil
 }

@@ -69,11 +69,11 @@ func TestConvFormsAgree(t *testing.T) {
 	b := backend.MustGet()
 	rng := rand.New(rand.NewPCG(1, 2))
 	cases := []struct {
-		name       string
-		h, w, cin  int
-		k, cout    int
-		conv       Conv2D
-		noStdGrad  bool
+		name      string
+		h, w, cin int
+		k, cout   int
+		conv      Conv2D
+		noStdGrad bool
 	}{
 		{"1x1", 6, 5, 4, 1, 3, Conv2D{}, false},
 		{"1x1/2", 7, 7, 4, 1, 3, Conv2D{Stride: [2]int{2, 2}}, false},

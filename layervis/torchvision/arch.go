@@ -64,7 +64,7 @@ func Archs() []string {
 		// resnet18 < resnet101: compare family, then depth numerically.
 		fa, fb := strings.TrimRight(a, "0123456789_bn"), strings.TrimRight(b, "0123456789_bn")
 		if fa != fb {
-			return strings.Compare(fb, fa) // resnet before vgg
+			return strings.Compare(fa, fb)
 		}
 		var da, db int
 		fmt.Sscanf(strings.TrimPrefix(a, fa), "%d", &da)

@@ -398,4 +398,3 @@ func adaptiveAvg(x *Node, oh, ow int) *Node {
 	}
 	return Stack(rows, 1) // [B, oh, ow, C]
 }
-

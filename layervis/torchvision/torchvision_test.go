@@ -1,0 +1,130 @@
+package torchvision
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/layervis/layervis/layervis/backend"
+	"github.com/layervis/layervis/layervis/checkpoint"
+	"github.com/layervis/layervis/layervis/cnn"
+)
+
+// stateDictCheckpoint returns the random weights of arch as a checkpoint.
+func stateDictCheckpoint(t *testing.T, arch string) *checkpoint.Checkpoint {
+	t.Helper()
+	a, err := lookupArch(arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd := a.randomStateDict(1)
+	ck := &checkpoint.Checkpoint{Path: arch + ".pth", Format: "pytorch-zip", Tensors: map[string]*checkpoint.Tensor{}}
+	for _, p := range a.params() {
+		ck.Names = append(ck.Names, p.name)
+		ck.Tensors[p.name] = sd[p.name]
+	}
+	return ck
+}
+
+func TestCheckpointMismatch(t *testing.T) {
+	cases := []struct {
+		ckArch, arch string
+		want         []string
+	}{
+		{"resnet18", "resnet50", []string{`"layer1.0.conv1.weight"`, "[64 64 3 3]", "[64 64 1 1]", "resnet18.pth"}},
+		{"resnet18", "resnet34", []string{`"layer1.2.conv1.weight" is missing`}},
+		{"resnet34", "resnet18", []string{`unexpected tensor "layer1.2.conv1.weight"`}},
+		{"vgg16", "vgg16_bn", []string{`"features.1.weight" is missing`}},
+		{"vgg11", "vgg13", []string{`"features.2.weight" is missing`}},
+		{"resnet50", "resnet101", []string{`"layer3.6.conv1.weight" is missing`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.ckArch+"→"+tc.arch, func(t *testing.T) {
+			_, err := FromCheckpoint(tc.arch, stateDictCheckpoint(t, tc.ckArch))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %s", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestTimmVGGNames(t *testing.T) {
+	ck := stateDictCheckpoint(t, "vgg11")
+	renamed := map[string]string{"classifier.0.weight": "pre_logits.fc1.weight", "classifier.3.weight": "pre_logits.fc2.weight",
+		"classifier.6.weight": "head.fc.weight", "classifier.6.bias": "head.fc.bias"}
+	for i, n := range ck.Names {
+		if r, ok := renamed[n]; ok {
+			tt := *ck.Tensors[n]
+			switch r { // timm stores these as convolutions
+			case "pre_logits.fc1.weight":
+				tt.Shape = []int{4096, 512, 7, 7}
+			case "pre_logits.fc2.weight":
+				tt.Shape = []int{4096, 4096, 1, 1}
+			}
+			delete(ck.Tensors, n)
+			ck.Tensors[r] = &tt
+			ck.Names[i] = r
+		}
+	}
+	if _, err := FromCheckpoint("vgg11", ck); err != nil {
+		t.Fatalf("timm-named VGG checkpoint: %v", err)
+	}
+}
+
+func TestUnknownArchAndLayer(t *testing.T) {
+	if _, err := Random("resnet51", 0); err == nil || !strings.Contains(err.Error(), "resnet50") {
+		t.Errorf("unknown arch error %v should list the built-in architectures", err)
+	}
+	m, err := Random("resnet18", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cnn.Check(m, "layer4.1.conv3")
+	if err == nil {
+		t.Fatal("no error for unknown layer")
+	}
+	for _, w := range []string{`no layer "layer4.1.conv3"`, "layer4.1.conv2", "examples/layers"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not mention %q", err, w)
+		}
+	}
+	if err := cnn.Check(m, "layer4.1.conv2:in", "fc"); err != nil {
+		t.Errorf("valid layers: %v", err)
+	}
+	b := backend.MustGet()
+	if _, err := cnn.Shapes(b, m, 64, 64, "nope"); err == nil || !strings.Contains(err.Error(), "no layer") {
+		t.Errorf("Shapes with an unknown layer: %v", err)
+	}
+	if _, err := m.Layers(16, 16); err == nil || !strings.Contains(err.Error(), "minimum of 32") {
+		t.Errorf("too-small input: %v", err)
+	}
+}
+
+func TestLoadBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "notes.pth")
+	if err := os.WriteFile(text, []byte("hello, not a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{text, "notes.pth"},
+		{filepath.Join(dir, "missing.pth"), "missing.pth"},
+	} {
+		if _, err := Load("resnet18", tc.path); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Load(%s): %v, want an error naming the file", tc.path, err)
+		}
+	}
+}
+
+func TestArchs(t *testing.T) {
+	want := "resnet18 resnet34 resnet50 resnet101 resnet152 vgg11 vgg11_bn vgg13 vgg13_bn vgg16 vgg16_bn vgg19 vgg19_bn"
+	if got := strings.Join(Archs(), " "); got != want {
+		t.Errorf("Archs() = %s\nwant %s", got, want)
+	}
+}
