@@ -242,9 +242,8 @@ func (p Pool2D) norm(x *Node) (k, s [2]int, pad [2][2]int) {
 func (p Pool2D) Max(form Form, x *Node) *Node {
 	k, s, pad := p.norm(x)
 	if form == Standard {
-		fill := Scalar(x.Graph(), x.DType(), math.Inf(-1))
 		if pad != ([2][2]int{}) {
-			x = Pad(x, fill, compute.PadAxis{}, compute.PadAxis{Start: pad[0][0], End: pad[0][1]},
+			x = Pad(x, Scalar(x.Graph(), x.DType(), math.Inf(-1)), compute.PadAxis{}, compute.PadAxis{Start: pad[0][0], End: pad[0][1]},
 				compute.PadAxis{Start: pad[1][0], End: pad[1][1]}, compute.PadAxis{})
 		}
 		return MaxPool(x).ChannelsAxis(timage.ChannelsLast).WindowPerAxis(k[0], k[1]).

@@ -14,7 +14,6 @@ package torchvision
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
 	"github.com/gomlx/gomlx/ml/model"
@@ -41,7 +40,6 @@ type Model struct {
 	random  bool
 	modules []module
 	index   map[string]int // module name → position in modules
-	end     []int          // position of the last module in each module's subtree
 }
 
 var _ cnn.Model = (*Model)(nil)
@@ -92,13 +90,8 @@ func newModel(a archSpec, sd stateDict, source string, random bool) (*Model, err
 		return nil, err
 	}
 	m := &Model{arch: a, store: store, source: source, random: random, modules: a.modules(), index: map[string]int{}}
-	m.end = make([]int, len(m.modules))
 	for i, mod := range m.modules {
 		m.index[mod.name] = i
-		m.end[i] = i
-		for j := i + 1; j < len(m.modules) && strings.HasPrefix(m.modules[j].name, mod.name+"."); j++ {
-			m.end[i] = j
-		}
 	}
 	return m, nil
 }
@@ -166,23 +159,25 @@ func trimIn(name string) string {
 // tracer records the requested module inputs/outputs during a forward pass.
 // A module that runs several times keeps its last call, like a PyTorch hook.
 type tracer struct {
-	want map[string]int // requested name → output slot
-	got  []*Node
-	seen []bool
-	// last is the position (in named_modules order) of the last module whose
-	// value is needed; building stops after the block containing it.
-	last int
+	want  map[string]int // requested name → output slot
+	got   []*Node        // NHWC (or rank-2) values
+	final []bool         // got[i] will not be overwritten
 }
 
-func (t *tracer) allSeen() bool { return !slices.Contains(t.seen, false) }
+// stopBuild is panicked, and recovered by Build, once every requested value
+// is final: nothing past the deepest requested layer is built, so the graph
+// has no unused nodes (the pure-Go backend rejects graphs with dead nodes).
+type stopBuild struct{}
 
-func (t *tracer) record(name string, x *Node) {
+// record keeps x as the value of name; final says that no later call of the
+// module will replace it.
+func (t *tracer) record(name string, x *Node, final bool) {
 	if i, ok := t.want[name]; ok {
-		if x.Rank() == 4 {
-			x = TransposeAllAxes(x, 0, 3, 1, 2) // NHWC → NCHW
-		}
 		t.got[i] = x
-		t.seen[i] = true
+		t.final[i] = final
+		if !slices.Contains(t.final, false) {
+			panic(stopBuild{})
+		}
 	}
 }
 
@@ -196,7 +191,7 @@ func (m *Model) Build(x *Node, layers ...string) []*Node {
 	if err := m.Input().CheckSize(x.Shape().Dim(2), x.Shape().Dim(3)); err != nil {
 		exceptions.Panicf("%s: %v", m.Name(), err)
 	}
-	t := &tracer{want: map[string]int{}, got: make([]*Node, len(layers)), seen: make([]bool, len(layers)), last: -1}
+	t := &tracer{want: map[string]int{}, got: make([]*Node, len(layers)), final: make([]bool, len(layers))}
 	for i, l := range layers {
 		if !m.Has(l) {
 			panic(cnn.UnknownLayerError(m.Name(), l, m.Names()))
@@ -205,22 +200,20 @@ func (m *Model) Build(x *Node, layers ...string) []*Node {
 			exceptions.Panicf("%s: layer %q requested twice", m.Name(), l)
 		}
 		t.want[l] = i
-		t.last = max(t.last, m.index[trimIn(l)])
 	}
 	f := &forward{m: m, t: t, form: nn.FormFor(x.Graph().Backend()), g: x.Graph()}
-	h := TransposeAllAxes(x, 0, 2, 3, 1) // NCHW → NHWC
-	switch m.arch.family {
-	case "resnet":
-		f.resnet(h)
-	case "vgg":
-		f.vgg(h)
-	}
-	for i, ok := range t.seen {
-		if !ok {
+	f.run(TransposeAllAxes(x, 0, 2, 3, 1)) // NCHW → NHWC
+	out := make([]*Node, len(t.got))
+	for i, n := range t.got {
+		if !t.final[i] {
 			exceptions.Panicf("%s: layer %q was not computed (internal error)", m.Name(), layers[i])
 		}
+		if n.Rank() == 4 {
+			n = TransposeAllAxes(n, 0, 3, 1, 2) // NHWC → NCHW
+		}
+		out[i] = n
 	}
-	return t.got
+	return out
 }
 
 // forward holds the state of one Build.
@@ -231,6 +224,24 @@ type forward struct {
 	g    *Graph
 }
 
+// run builds the network on the NHWC input h until every requested value is
+// recorded.
+func (f *forward) run(h *Node) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(stopBuild); !ok {
+				panic(r)
+			}
+		}
+	}()
+	switch f.m.arch.family {
+	case "resnet":
+		f.resnet(h)
+	case "vgg":
+		f.vgg(h)
+	}
+}
+
 func (f *forward) v(name string) *Node {
 	v := f.m.store.GetVariable("/" + name)
 	if v == nil {
@@ -239,17 +250,10 @@ func (f *forward) v(name string) *Node {
 	return v.NodeValue(f.g)
 }
 
-// done reports whether every requested value is recorded and final once
-// module name has run: modules run more than once (a block's ReLU) are only
-// final at the end of their parent, so this is asked at module boundaries.
-func (f *forward) done(name string) bool {
-	return f.t.allSeen() && f.m.end[f.m.index[name]] >= f.t.last
-}
-
-func (f *forward) in(name string, x *Node) { f.t.record(name+cnn.InputSuffix, x) }
+func (f *forward) in(name string, x *Node) { f.t.record(name+cnn.InputSuffix, x, true) }
 
 func (f *forward) out(name string, x *Node) *Node {
-	f.t.record(name, x)
+	f.t.record(name, x, true)
 	return x
 }
 
@@ -268,9 +272,15 @@ func (f *forward) bn(name string, x *Node) *Node {
 	return f.out(name, nn.Affine(x, f.v(name+".scale"), f.v(name+".shift")))
 }
 
-func (f *forward) relu(name string, x *Node) *Node {
-	f.in(name, x)
-	return f.out(name, Max(x, ZerosLike(x)))
+func (f *forward) relu(name string, x *Node) *Node { return f.reusedReLU(name, x, true) }
+
+// reusedReLU is a call of a ReLU module that may run again in the same
+// block; only its last call (last) is final.
+func (f *forward) reusedReLU(name string, x *Node, last bool) *Node {
+	f.t.record(name+cnn.InputSuffix, x, last)
+	y := Max(x, ZerosLike(x))
+	f.t.record(name, y, last)
+	return y
 }
 
 func (f *forward) linear(name string, x *Node) *Node {
@@ -284,9 +294,6 @@ func (f *forward) resnet(x *Node) {
 	x = f.relu("relu", x)
 	f.in("maxpool", x)
 	x = f.out("maxpool", nn.Pool2D{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Pad: nn.SymmetricPad(1)}.Max(f.form, x))
-	if f.done("maxpool") {
-		return
-	}
 	for s, n := range f.m.arch.blocks {
 		stage := fmt.Sprintf("layer%d", s+1)
 		f.in(stage, x)
@@ -297,14 +304,8 @@ func (f *forward) resnet(x *Node) {
 			}
 			p := fmt.Sprintf("%s.%d", stage, b)
 			x = f.block(p, x, stride)
-			if f.done(p) {
-				return
-			}
 		}
 		f.out(stage, x)
-		if f.done(stage) {
-			return
-		}
 	}
 	f.in("avgpool", x)
 	pooled := f.out("avgpool", Reshape(nn.GlobalAvg(x), x.Shape().Dim(0), 1, 1, x.Shape().Dim(3)))
@@ -317,11 +318,11 @@ func (f *forward) block(p string, x *Node, stride int) *Node {
 	identity := x
 	var y *Node
 	if f.m.arch.bottle {
-		y = f.relu(p+".relu", f.bn(p+".bn1", f.conv(p+".conv1", x, 1, 0)))
-		y = f.relu(p+".relu", f.bn(p+".bn2", f.conv(p+".conv2", y, stride, 1)))
+		y = f.reusedReLU(p+".relu", f.bn(p+".bn1", f.conv(p+".conv1", x, 1, 0)), false)
+		y = f.reusedReLU(p+".relu", f.bn(p+".bn2", f.conv(p+".conv2", y, stride, 1)), false)
 		y = f.bn(p+".bn3", f.conv(p+".conv3", y, 1, 0))
 	} else {
-		y = f.relu(p+".relu", f.bn(p+".bn1", f.conv(p+".conv1", x, stride, 1)))
+		y = f.reusedReLU(p+".relu", f.bn(p+".bn1", f.conv(p+".conv1", x, stride, 1)), false)
 		y = f.bn(p+".bn2", f.conv(p+".conv2", y, 1, 1))
 	}
 	if _, ok := f.m.index[p+".downsample"]; ok {
@@ -349,15 +350,9 @@ func (f *forward) vgg(x *Node) {
 			i++
 			x = f.relu(name(), x)
 		}
-		if f.done(name()) {
-			return
-		}
 		i++
 	}
 	f.out("features", x)
-	if f.done("features") {
-		return
-	}
 	f.in("avgpool", x)
 	x = f.out("avgpool", adaptiveAvg(x, 7, 7))
 	// torch.flatten of NCHW: channels outermost.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/gomlx/core/tensors"
+
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/checkpoint"
 	"github.com/layervis/layervis/layervis/cnn"
@@ -126,5 +128,53 @@ func TestArchs(t *testing.T) {
 	want := "resnet18 resnet34 resnet50 resnet101 resnet152 vgg11 vgg11_bn vgg13 vgg13_bn vgg16 vgg16_bn vgg19 vgg19_bn"
 	if got := strings.Join(Archs(), " "); got != want {
 		t.Errorf("Archs() = %s\nwant %s", got, want)
+	}
+}
+
+// TestEveryLayerBuilds requests each layer alone, with its input gradient:
+// building must stop cleanly at any module, including reused ReLUs.
+func TestEveryLayerBuilds(t *testing.T) {
+	b := backend.MustGet()
+	for _, arch := range []string{"resnet18", "vgg11_bn"} {
+		m, err := Random(arch, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := tensors.FromShape(tensors.FromScalarAndDimensions(float32(0), 1, 3, 32, 32).Shape())
+		var names []string
+		for _, n := range m.Names() {
+			names = append(names, n, n+cnn.InputSuffix)
+		}
+		for _, n := range names {
+			if _, _, err := cnn.MeanGradient(b, m, x, n); err != nil {
+				t.Errorf("%s %s: %v", arch, n, err)
+			}
+		}
+	}
+}
+
+// TestReusedReLUIsLastCall: a block's ReLU module runs several times; its
+// name means the last call, the block output.
+func TestReusedReLUIsLastCall(t *testing.T) {
+	b := backend.MustGet()
+	m, err := Random("resnet50", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]float32, 3*32*32)
+	for i := range data {
+		data[i] = float32(i%17) / 17
+	}
+	x := tensors.FromFlatDataAndDimensions(data, 1, 3, 32, 32)
+	relu, err := cnn.Activations(b, m, x, "layer1.1.relu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := cnn.Activations(b, m, x, "layer1.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !relu[0].Equal(block[0]) {
+		t.Error("layer1.1.relu differs from the block output layer1.1")
 	}
 }
