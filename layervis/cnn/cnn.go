@@ -196,3 +196,11 @@ func Shapes(b compute.Backend, m Model, h, w int, layers ...string) (out [][]int
 	}
 	return out, nil
 }
+
+// MethodLayers is implemented by models that suggest the layers the Mind's
+// Eye method (package mindseye) uses by default.
+type MethodLayers interface {
+	// MindsEyeLayers returns the target layer (whose pooled features define
+	// the facets) and the penalty layer (usually a module's input, L1-penalized).
+	MindsEyeLayers() (target, penalty string)
+}

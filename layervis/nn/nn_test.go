@@ -180,3 +180,20 @@ func TestSamePad(t *testing.T) {
 		}
 	}
 }
+
+func TestReLUGradientAtZero(t *testing.T) {
+	b := backend.MustGet()
+	exec := MustNewExec(b, func(x *Node) (*Node, *Node) {
+		y := ReLU(x)
+		return y, Gradient(ReduceAllSum(y), x)[0]
+	})
+	x := tensors.FromFlatDataAndDimensions([]float32{-1, 0, 2}, 3)
+	res := exec.MustExec(x)
+	y, g := tensors.MustCopyFlatData[float32](res[0]), tensors.MustCopyFlatData[float32](res[1])
+	if y[0] != 0 || y[1] != 0 || y[2] != 2 {
+		t.Errorf("ReLU(-1,0,2) = %v", y)
+	}
+	if g[0] != 0 || g[1] != 0 || g[2] != 1 {
+		t.Errorf("ReLU gradient at (-1,0,2) = %v, want PyTorch's (0,0,1)", g)
+	}
+}

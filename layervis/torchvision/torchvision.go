@@ -14,6 +14,7 @@ package torchvision
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
 	"github.com/gomlx/gomlx/ml/model"
@@ -278,7 +279,7 @@ func (f *forward) relu(name string, x *Node) *Node { return f.reusedReLU(name, x
 // block; only its last call (last) is final.
 func (f *forward) reusedReLU(name string, x *Node, last bool) *Node {
 	f.t.record(name+cnn.InputSuffix, x, last)
-	y := Max(x, ZerosLike(x))
+	y := nn.ReLU(x)
 	f.t.record(name, y, last)
 	return y
 }
@@ -392,4 +393,27 @@ func adaptiveAvg(x *Node, oh, ow int) *Node {
 		rows[i] = Stack(cols, 1) // [B, ow, C]
 	}
 	return Stack(rows, 1) // [B, oh, ow, C]
+}
+
+// MindsEyeLayers returns the method's default layers: for ResNets the last
+// stage output ("layer4") and the input of the last convolution of its last
+// block (ResNet-152: "layer4.2.conv3:in", as the reference code); for VGGs
+// the last ReLU of features and the input of the last convolution.
+func (m *Model) MindsEyeLayers() (target, penalty string) {
+	var lastConv string
+	for _, mod := range m.modules {
+		if mod.kind == "Conv2d" && !strings.Contains(mod.name, "downsample") {
+			lastConv = mod.name
+		}
+	}
+	if m.arch.family == "resnet" {
+		return "layer4", lastConv + cnn.InputSuffix
+	}
+	lastReLU := ""
+	for _, mod := range m.modules {
+		if mod.kind == "ReLU" && strings.HasPrefix(mod.name, "features.") {
+			lastReLU = mod.name
+		}
+	}
+	return lastReLU, lastConv + cnn.InputSuffix
 }

@@ -178,3 +178,19 @@ func TestReusedReLUIsLastCall(t *testing.T) {
 		t.Error("layer1.1.relu differs from the block output layer1.1")
 	}
 }
+
+func TestMindsEyeLayers(t *testing.T) {
+	for _, tc := range []struct{ arch, target, penalty string }{
+		{"resnet152", "layer4", "layer4.2.conv3:in"},
+		{"resnet18", "layer4", "layer4.1.conv2:in"},
+		{"vgg16", "features.29", "features.28:in"},
+		{"vgg16_bn", "features.42", "features.40:in"},
+	} {
+		a, _ := lookupArch(tc.arch)
+		m := &Model{arch: a, modules: a.modules()}
+		var ml cnn.MethodLayers = m
+		if target, penalty := ml.MindsEyeLayers(); target != tc.target || penalty != tc.penalty {
+			t.Errorf("%s: got %s, %s; want %s, %s", tc.arch, target, penalty, tc.target, tc.penalty)
+		}
+	}
+}
