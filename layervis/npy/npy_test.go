@@ -12,6 +12,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/layervis/layervis/layervis/internal/pyref"
 )
 
 // sameFloats reports whether a and b are bit-for-bit equal (NaN == NaN).
@@ -343,26 +345,10 @@ func TestWriteAtomic(t *testing.T) {
 	}
 }
 
-// python returns the path of a Python 3 interpreter that can import numpy,
-// skipping the test (failing it when $CI is set) if there is none.
-func python(t *testing.T) string {
-	t.Helper()
-	const py = "/usr/bin/python3"
-	out, err := exec.Command(py, "-c", "import numpy").CombinedOutput()
-	if err != nil {
-		msg := fmt.Sprintf("numpy not importable with %s: %v %s", py, err, out)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return py
-}
-
 // TestNumPyFiles checks files written by numpy itself and checks that numpy
 // reads a file written by Write.
 func TestNumPyFiles(t *testing.T) {
-	py := python(t)
+	py := pyref.RequireModules(t, "numpy")
 	dir := t.TempDir()
 	gopath := filepath.Join(dir, "go.npy")
 	godata := seq(24)

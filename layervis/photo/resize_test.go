@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/layervis/layervis/layervis/internal/pyref"
 )
 
 func TestResizeAreaHandComputed(t *testing.T) {
@@ -101,23 +103,6 @@ func TestResizeAreaPanics(t *testing.T) {
 	}
 }
 
-// needPython returns /usr/bin/python3 if it can import every module named,
-// else skips the test, or fails it when $CI is set.
-func needPython(t *testing.T, modules ...string) string {
-	t.Helper()
-	const py = "/usr/bin/python3"
-	for _, mod := range modules {
-		if out, err := exec.Command(py, "-c", "import "+mod).CombinedOutput(); err != nil {
-			msg := fmt.Sprintf("%s cannot import %s: %v %s", py, mod, err, out)
-			if os.Getenv("CI") != "" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
-	}
-	return py
-}
-
 func writeF32(t *testing.T, path string, v []float32) {
 	b := make([]byte, 4*len(v))
 	for i, f := range v {
@@ -143,7 +128,7 @@ func readF32(t *testing.T, path string) []float32 {
 // TestResizeAreaMatchesOpenCV runs cv2.resize(..., INTER_AREA) on random
 // float32 images and compares.
 func TestResizeAreaMatchesOpenCV(t *testing.T) {
-	py := needPython(t, "numpy", "cv2")
+	py := pyref.RequireModules(t, "numpy", "cv2")
 	type tcase struct {
 		Name    string
 		SW, SH  int
