@@ -3,7 +3,7 @@
 # (PyTorch, torchvision, NumPy, OpenCV). Needs root or sudo once; a machine
 # that already has them needs nothing.
 set -euo pipefail
-pkgs=(python3 python3-numpy python3-torch python3-torchvision libopenblas0-pthread python3-opencv)
+pkgs=(python3 python3-numpy python3-torch python3-torchvision libopenblas0-pthread python3-opencv jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel nodejs)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

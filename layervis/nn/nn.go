@@ -169,8 +169,7 @@ func (c Conv2D) im2col(x, w *Node) *Node {
 		var sum *Node
 		for i, col := range cols {
 			ky, kx := i/kw, i%kw
-			wi := Reshape(Slice(w, AxisElem(ky), AxisElem(kx)), 1, 1, 1, cout)
-			term := Mul(col, wi)
+			term := Mul(col, channelwise(Reshape(Slice(w, AxisElem(ky), AxisElem(kx)), cout), col))
 			if sum == nil {
 				sum = term
 			} else {
@@ -301,11 +300,22 @@ func GlobalAvg(x *Node) *Node { return ReduceMean(x, 1, 2) }
 // Affine returns x·scale + shift with per-channel (last axis) vectors, the
 // inference form of batch normalization.
 func Affine(x, scale, shift *Node) *Node {
-	return Add(Mul(x, ExpandLeftToRank(scale, x.Rank())), ExpandLeftToRank(shift, x.Rank()))
+	return Add(Mul(x, channelwise(scale, x)), channelwise(shift, x))
 }
 
 // AddBias adds a per-channel (last axis) vector to x.
-func AddBias(x, bias *Node) *Node { return Add(x, ExpandLeftToRank(bias, x.Rank())) }
+func AddBias(x, bias *Node) *Node { return Add(x, channelwise(bias, x)) }
+
+// channelwise broadcasts the per-channel vector v to the shape of x by
+// prefixing x's leading axes. Elementwise ops on same-shaped operands are
+// several times faster on the pure-Go backend than implicitly broadcast ones.
+func channelwise(v, x *Node) *Node {
+	d := x.Shape().Dimensions
+	if v.Rank() != 1 || v.Shape().Dim(0) != d[len(d)-1] {
+		exceptions.Panicf("nn: per-channel vector %s does not fit %s", v.Shape(), x.Shape())
+	}
+	return BroadcastPrefix(v, d[:len(d)-1]...)
+}
 
 // BatchNormScaleShift folds inference batch-norm statistics into the scale and
 // shift that [Affine] applies: scale = γ/√(var+eps), shift = β − mean·scale.
