@@ -4,25 +4,59 @@
 export GOEXPERIMENT := simd
 GO ?= go
 FUZZTIME ?= 10s
+KERNEL = $(GO) run ./kernel/cmd/layervis-kernel
 
-.PHONY: all build demo test fuzz bench deps vet
+.PHONY: all build demo test test-only setup deps assets kernel doctor notebooks notebooks-regen jupyter fuzz bench vet
 
 all: build
 
 build:
 	$(GO) build ./...
 
-# The main job on the embedded default.
-demo:
-	$(GO) run ./examples/layers -model resnet18
-	$(GO) run ./examples/activations -model resnet18 -image examples/testdata/pattern.png \
-		-layer layer3 -out /tmp/layervis-demo-layer3.npy -grad /tmp/layervis-demo-grad.npy -force
+# The main job: the Mind's Eye method on the embedded default (the offline
+# demo model and photos), outputs in out/mindseye.
+demo: assets
+	$(GO) run ./examples/mindseye -out out/mindseye
 
-# The test suite: unit tests, PyTorch parity tests and a short run of every
-# fuzz target.
-test: vet
-	$(GO) test -count=1 -timeout 30m ./...
+# The test suite, after installing what it needs: unit tests, reference
+# comparisons (PyTorch, TF.js, OpenCV, scikit-image, scikit-learn, SciPy),
+# every notebook executed headless, and a short run of every fuzz target.
+test: setup test-only
+
+test-only: vet
+	$(GO) test -count=1 -timeout 40m ./...
 	$(MAKE) fuzz
+
+# Everything the tests need; each step does nothing when already done.
+setup: deps assets kernel
+
+# Debian packages of the reference implementations (root or sudo once).
+deps:
+	./scripts/deps.sh
+
+# The offline demo model (npm) and photos (Debian packages), checksummed,
+# into $${LAYERVIS_CACHE:-~/.cache/layervis}.
+assets:
+	./scripts/fetch-assets.sh
+
+# The notebook kernel: Jupyter, gonb, goimports, gopls, the kernelspec.
+kernel:
+	$(KERNEL) setup -headless
+
+doctor:
+	$(KERNEL) doctor
+
+# Execute every notebook headless and check its outputs; -regen writes the
+# executed notebooks (with outputs) back.
+notebooks:
+	$(KERNEL) run
+
+notebooks-regen:
+	$(KERNEL) run -write
+
+# Jupyter with the layervis kernel, for interactive use.
+jupyter:
+	$(KERNEL) notebook
 
 vet:
 	$(GO) vet ./...
@@ -40,7 +74,3 @@ fuzz:
 # Speed: ResNet-50 step on the pure-Go backend next to PyTorch CPU.
 bench:
 	./scripts/bench.sh
-
-# Debian packages the tests use (PyTorch, NumPy, OpenCV as references).
-deps:
-	./scripts/deps.sh

@@ -121,10 +121,22 @@ func Check(m Model, layers ...string) error {
 	}
 	for _, l := range layers {
 		if !m.Has(l) {
+			if e, ok := m.(LayerExplainer); ok {
+				if err := e.LayerError(l); err != nil {
+					return err
+				}
+			}
 			return UnknownLayerError(m.Name(), l, m.Names())
 		}
 	}
 	return nil
+}
+
+// LayerExplainer is implemented by models some of whose nodes exist but
+// cannot be used as layers (an unsupported op, say): LayerError says why
+// name is not a layer, or returns nil if it is one.
+type LayerExplainer interface {
+	LayerError(name string) error
 }
 
 // UnknownLayerError builds the error for a layer name not in names, listing
