@@ -1,6 +1,9 @@
 package zoo
 
 import (
+	"os"
+
+	"github.com/layervis/layervis/layervis/assets"
 	"strings"
 	"testing"
 )
@@ -23,5 +26,24 @@ func TestOpenErrors(t *testing.T) {
 		if _, _, err := Open(tc.name, tc.weights); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Open(%q, %q) error = %v, want it to mention %q", tc.name, tc.weights, err, tc.want)
 		}
+	}
+}
+
+func TestOpenDemo(t *testing.T) {
+	if _, err := assets.DemoModel(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must have the demo assets: %v", err)
+		}
+		t.Skip(err)
+	}
+	m, info, err := Open("demo", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Input().Range != [2]float32{0, 255} || !strings.Contains(info.Source, "detector") || info.Random {
+		t.Errorf("demo: input %+v, info %+v", m.Input(), info)
+	}
+	if _, _, err := Open("demo", "x.pth"); err == nil || !strings.Contains(err.Error(), "own weights") {
+		t.Errorf("demo with -weights: %v", err)
 	}
 }
