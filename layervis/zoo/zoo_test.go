@@ -2,10 +2,10 @@ package zoo
 
 import (
 	"os"
-
-	"github.com/layervis/layervis/layervis/assets"
 	"strings"
 	"testing"
+
+	"github.com/layervis/layervis/layervis/assets"
 )
 
 func TestOpenBuiltin(t *testing.T) {
