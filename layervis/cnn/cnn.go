@@ -143,8 +143,8 @@ type LayerExplainer interface {
 // the closest names.
 func UnknownLayerError(modelName, name string, names []string) error {
 	close := Closest(strings.TrimSuffix(name, InputSuffix), names, 5)
-	return fmt.Errorf("model %s has no layer %q; closest: %s (list all with: go run ./examples/layers -model %s)",
-		modelName, name, strings.Join(close, ", "), modelName)
+	return fmt.Errorf("model %s has no layer %q; closest: %s (list all with: go run ./examples/layers -model MODEL)",
+		modelName, name, strings.Join(close, ", "))
 }
 
 // Closest returns up to n names nearest to name, by edit distance with a

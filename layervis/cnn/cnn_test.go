@@ -32,7 +32,7 @@ func TestClosest(t *testing.T) {
 		}
 	}
 	err := UnknownLayerError("resnet18", "layer4.1.conv3:in", names)
-	for _, w := range []string{`no layer "layer4.1.conv3:in"`, "layer4.1.conv1", "-model resnet18"} {
+	for _, w := range []string{`no layer "layer4.1.conv3:in"`, "layer4.1.conv1", "examples/layers"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("%q does not mention %q", err, w)
 		}

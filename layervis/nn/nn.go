@@ -85,9 +85,14 @@ func SamePad(n, k, s int) [2]int {
 
 // OutSize returns the output length of a window of k taps (dilation d) with
 // stride s over n pixels padded by pad.
+// It is 0 when the window does not fit in the padded input.
 func OutSize(n, k, s, d int, pad [2]int) int {
 	ek := (k-1)*orOne(d) + 1
-	return (n+pad[0]+pad[1]-ek)/orOne(s) + 1
+	span := n + pad[0] + pad[1] - ek
+	if span < 0 {
+		return 0
+	}
+	return span/orOne(s) + 1
 }
 
 // Apply builds the convolution of x [B,H,W,Cin] with kernel w

@@ -197,3 +197,13 @@ func TestReLUGradientAtZero(t *testing.T) {
 		t.Errorf("ReLU gradient at (-1,0,2) = %v, want PyTorch's (0,0,1)", g)
 	}
 }
+
+func TestOutSize(t *testing.T) {
+	for _, tc := range []struct{ n, k, s, d, out int }{
+		{224, 7, 2, 1, 109}, {1, 2, 2, 1, 0}, {1, 2, 1, 1, 0}, {5, 3, 1, 2, 1}, {4, 3, 1, 2, 0},
+	} {
+		if got := OutSize(tc.n, tc.k, tc.s, tc.d, [2]int{}); got != tc.out {
+			t.Errorf("OutSize(n=%d,k=%d,s=%d,d=%d) = %d, want %d", tc.n, tc.k, tc.s, tc.d, got, tc.out)
+		}
+	}
+}

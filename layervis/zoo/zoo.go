@@ -1,7 +1,7 @@
 // Package zoo opens a model by the name a user types: a built-in
 // architecture ("resnet50", "vgg16_bn") with an optional weights file, the
-// offline demo model ("demo"), or a TF.js graph model (a model.json file or
-// a directory holding one).
+// offline demo model ("demo"), a TF.js graph model (a model.json file or a
+// directory holding one) or an ONNX model (a .onnx file).
 package zoo
 
 import (
@@ -78,7 +78,7 @@ func Open(name, weights string) (cnn.Model, Info, error) {
 		}
 		return m, Info{Source: m.Source(), Random: m.IsRandom()}, nil
 	}
-	return nil, Info{}, fmt.Errorf("unknown model %q: use %q (the offline demo), a TF.js model.json (or its directory), "+
+	return nil, Info{}, fmt.Errorf("unknown model %q: use %q (the offline demo), a TF.js model.json (or its directory), a .onnx file, "+
 		"or a built-in architecture (%v) with -weights FILE", name, tfjs.DemoName, torchvision.Archs())
 }
 
