@@ -11,6 +11,7 @@ package pyref
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,7 +40,14 @@ func Require(t testing.TB) string {
 // and returns the script's standard output.
 func Run(t testing.TB, script string, args ...string) string {
 	t.Helper()
-	py := Require(t)
+	return RunModules(t, []string{"torch", "torchvision"}, script, args...)
+}
+
+// RunModules is [Run] for a script that needs the given Python modules
+// (checked with [RequireModules]) rather than PyTorch.
+func RunModules(t testing.TB, modules []string, script string, args ...string) string {
+	t.Helper()
+	py := RequireModules(t, modules...)
 	cmd := exec.Command(py, append([]string{script}, args...)...)
 	cmd.Env = pythonEnv()
 	var stdout, stderr bytes.Buffer
@@ -48,6 +56,29 @@ func Run(t testing.TB, script string, args ...string) string {
 		t.Fatalf("python %s %s: %v\nstderr:\n%s", filepath.Base(script), strings.Join(args, " "), err, lastLines(stderr.String(), 40))
 	}
 	return stdout.String()
+}
+
+// JSON runs `python script op in.json out.json` (see [RunModules]) with in
+// encoded as in.json, and decodes out.json into out: the calling convention
+// of the reference scripts in the packages' testdata folders.
+func JSON(t testing.TB, modules []string, script, op string, in, out any) {
+	t.Helper()
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "in.json"), filepath.Join(dir, "out.json")
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(src, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	RunModules(t, modules, script, op, src, dst)
+	if b, err = os.ReadFile(dst); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatalf("%s %s output: %v", filepath.Base(script), op, err)
+	}
 }
 
 // pythonEnv is the environment of the python processes: the test's, with
