@@ -1,0 +1,59 @@
+// Package mindseye implements "The Mind's Eye: Visualizing Class-Agnostic
+// Features of CNNs" (A. Stergiou, ICIP 2021): given a set of images, it
+// creates K images that show the most informative features of one layer
+// of a network, one per "facet" of the set, without a generator network and
+// without changing the model.
+//
+// The method, as the released code (vis.py) runs it, in the order of this
+// package's files:
+//
+//   - images.go: the image set (files and folders), each image resized to
+//     Size×Size with OpenCV's INTER_AREA.
+//
+//   - run.go, Stage A (Run.Prepare): the target layer's activations of
+//     every image, globally average-pooled to a C-vector, in batches.
+//
+//   - facets.go, Stage B: PCA (50 components), exact t-SNE to 2-D and
+//     k-means++ into K facets. Per facet, M exemplars, soft weights from
+//     their t-SNE distances to the centre, the target vector T_k (weighted
+//     mean of the exemplars' features), its n largest channels S_k, and the
+//     initial image: the weighted blend of the exemplars.
+//
+//   - graph.go, Stage C (Run.Step): one compiled computation per iteration
+//     that feeds the K images to the network and takes the gradient of
+//
+//     −Σ W·a·T  +  Charbonnier(a − T) + log Z(1)  +  λ·‖P‖₁
+//
+//     (a the pooled target activations, P the penalty layer) with respect
+//     to the input, masks it with a centred Gaussian, takes the SGD step
+//     x − 1.9·lr·mask⊙∇ in normalized space and quantizes back to 8 bits.
+//
+//   - host.go: between steps, on the host and in parallel over images, the
+//     window jitter (paste into a 1.2× canvas every iteration, re-crop every
+//     400), a centre-weighted Gaussian blur and +5 brightness, and a
+//     centre-weighted TV (split Bregman) denoising; learning rate, mask
+//     width, blur, denoising weight and λ follow linear schedules.
+//
+//   - report.go and plot.go: facet_XX/iteration_NNNN.png snapshots,
+//     tsne.png and report.json in the output folder.
+//
+// The reference code has quirks that change what is optimized (the
+// farthest exemplars are blended, every image is pushed on every facet's
+// channels, BGR images go in with RGB statistics, ...). [Quirks] switches
+// each of them; [Compat] reproduces vis.py and [Clean] (the default) is the
+// method's apparent intent. See the method note
+// (shared/reference/minds-eye-method.md) for the reference in detail.
+//
+// Use [Generate] for a whole run, or drive it step by step from a notebook:
+//
+//	cfg := mindseye.Clean()
+//	cfg.Model, cfg.Images, cfg.Out = m, []string{"photos/"}, "out/"
+//	r, err := mindseye.New(cfg)
+//	err = r.Prepare(ctx, nil)
+//	for {
+//		ev, err := r.Step(ctx)
+//		if errors.Is(err, mindseye.ErrDone) { break }
+//		if ev.Snapshot != nil { show(ev.Snapshot.Images) }
+//	}
+//	err = r.Finish()
+package mindseye
