@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 
+	"github.com/layervis/layervis/layervis/internal/atomicfile"
 	"github.com/layervis/layervis/layervis/photo"
 )
 
@@ -314,21 +316,12 @@ func (o *outDir) writeReport(r *Report) error {
 	if err != nil {
 		return fmt.Errorf("mindseye: encoding the report: %w", err)
 	}
-	f, err := os.CreateTemp(o.path, ".report.json.tmp-*")
+	err = atomicfile.Write(filepath.Join(o.path, "report.json"), func(w io.Writer) error {
+		_, err := w.Write(append(data, '\n'))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("mindseye: writing the report: %w", err)
-	}
-	_, werr := f.Write(append(data, '\n'))
-	cerr := f.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(f.Name(), filepath.Join(o.path, "report.json"))
-	}
-	if werr != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("mindseye: writing the report: %w", werr)
 	}
 	return nil
 }

@@ -28,9 +28,10 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/layervis/layervis/layervis/internal/atomicfile"
 )
 
 // magic is the 6-byte prefix of every .npy file.
@@ -49,7 +50,7 @@ const maxHeaderLen = 1 << 20
 //
 // len(data) must equal the product of shape (1 for an empty shape).
 func Write(path string, shape []int, data []float32) error {
-	err := writeAtomic(path, func(f *os.File) error {
+	err := atomicfile.Write(path, func(f io.Writer) error {
 		bw := bufio.NewWriterSize(f, 1<<16)
 		if err := Encode(bw, shape, data); err != nil {
 			return err
@@ -60,40 +61,6 @@ func Write(path string, shape []int, data []float32) error {
 		return fmt.Errorf("npy: write %q: %w", path, err)
 	}
 	return nil
-}
-
-// writeAtomic creates a temporary file beside path, fills it with fill,
-// syncs it and renames it to path; on any error it removes the temporary
-// file and leaves path alone.
-func writeAtomic(path string, fill func(*os.File) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := fill(f); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // Encode writes shape and data to w in .npy format: version 1.0 (2.0 if the

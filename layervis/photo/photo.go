@@ -68,11 +68,12 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
 
 	_ "golang.org/x/image/bmp"  // register BMP
 	_ "golang.org/x/image/tiff" // register TIFF
 	_ "golang.org/x/image/webp" // register WebP
+
+	"github.com/layervis/layervis/layervis/internal/atomicfile"
 )
 
 // MaxPixels is the default limit on width×height accepted by [Load] and
@@ -527,43 +528,9 @@ func (m *RGB) CenterCrop(w, h int) *RGB {
 // holds a partial image and a failure leaves any existing file as it was.
 // An existing file at path is replaced. The new file has mode 0644.
 func SavePNG(path string, img image.Image) error {
-	err := writeAtomic(path, func(f *os.File) error { return png.Encode(f, img) })
+	err := atomicfile.Write(path, func(f io.Writer) error { return png.Encode(f, img) })
 	if err != nil {
 		return fmt.Errorf("photo: save %q: %w", path, err)
 	}
 	return nil
-}
-
-// writeAtomic creates a temporary file beside path, fills it with fill,
-// syncs it and renames it to path; on any error it removes the temporary
-// file and leaves path alone.
-func writeAtomic(path string, fill func(*os.File) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := fill(f); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
