@@ -6,7 +6,7 @@ GO ?= go
 FUZZTIME ?= 10s
 KERNEL = $(GO) run ./kernel/cmd/layervis-kernel
 
-.PHONY: all build demo test test-only setup deps assets kernel doctor notebooks notebooks-regen jupyter fuzz bench vet
+.PHONY: all build demo test test-only setup deps assets kernel doctor notebooks notebooks-regen jupyter fuzz bench bench-mindseye vet
 
 all: build
 
@@ -74,3 +74,8 @@ fuzz:
 # Speed: ResNet-50 step on the pure-Go backend next to PyTorch CPU.
 bench:
 	./scripts/bench.sh
+
+# Speed: one Mind's Eye iteration (compiled step + host regularizers) next to
+# a PyTorch implementation of the step.
+bench-mindseye:
+	./scripts/bench-mindseye.sh

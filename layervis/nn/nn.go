@@ -159,18 +159,14 @@ func (c Conv2D) im2col(x, w *Node) *Node {
 	groups := orOne(c.Groups)
 	stride := [2]int{orOne(c.Stride[0]), orOne(c.Stride[1])}
 	dil := [2]int{orOne(c.Dilation[0]), orOne(c.Dilation[1])}
-	cols := taps(x, [2]int{kh, kw}, stride, dil, c.Pad, 0)
 	if groups == 1 {
-		var patches *Node
-		if len(cols) == 1 {
-			patches = cols[0]
-		} else {
-			patches = Concatenate(cols, 3) // [B,Ho,Wo,kh·kw·Cin]
-		}
-		return matmulLast(patches, Reshape(w, kh*kw*cinG, cout))
+		return c.dense(x, w, stride, dil)
 	}
+	cols := taps(x, [2]int{kh, kw}, stride, dil, c.Pad, 0)
 	if cinG == 1 && cout == groups {
-		// Depthwise: a weighted sum of the taps, channel by channel.
+		// Depthwise: a weighted sum of the taps, channel by channel. Its
+		// gradient by autodiff is already the cheap one: a product per tap,
+		// padded back into place.
 		var sum *Node
 		for i, col := range cols {
 			ky, kx := i/kw, i%kw
@@ -195,6 +191,112 @@ func (c Conv2D) im2col(x, w *Node) *Node {
 		outs[g] = matmulLast(Concatenate(gcols, 3), Reshape(wg, kh*kw*cinG, coutG))
 	}
 	return Concatenate(outs, 3)
+}
+
+// dense builds a groups == 1 convolution as one product of the patches
+// [B·Ho·Wo, k²·Cin] and the kernel [k²·Cin, Cout], with its gradients written
+// out instead of derived by autodiff. Autodiff of the product and the slices
+// would copy dL/dpatches once more (GoMLX's DotGeneral gradient ends with a
+// transpose, identity or not, that the pure-Go backend executes as a copy)
+// and sum the taps in the padded frame before cropping it; here
+// dL/dx = col2im(dL/dy · kernelᵀ) and dL/dkernel = patchesᵀ · dL/dy.
+//
+// GoMLX attaches custom gradients only to identities, so three share a
+// closure: y's records dL/dy, which the ones on x and on the reshaped kernel
+// turn into their gradients. The forward product is under StopGradient and
+// x and the kernel reach y through an exactly-zero scalar (zeroOf) instead:
+// reverse-mode autodiff visits y (a later node) before them, and visits them
+// only through y, so dL/dy is always recorded first, by the same Gradient call.
+func (c Conv2D) dense(x, w *Node, stride, dil [2]int) *Node {
+	k := [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}
+	cin, cout := w.Shape().Dim(2), w.Shape().Dim(3)
+	var v, kernel, patches *Node // v: dL/dy [B·Ho·Wo, Cout], set during Gradient
+	xs := IdentityWithCustomGradient(x, func(_, _ *Node) *Node {
+		u := DotGeneral(v, []int{1}, nil, kernel, []int{1}, nil) // [B·Ho·Wo, k²·Cin]
+		return col2im(u, x.Shape(), k, stride, dil, c.Pad)
+	})
+	kernel = IdentityWithCustomGradient(Reshape(w, k[0]*k[1]*cin, cout), func(_, _ *Node) *Node {
+		return DotGeneral(patches, []int{0}, nil, v, []int{0}, nil)
+	})
+	cols := taps(xs, k, stride, dil, c.Pad, 0)
+	d := cols[0].Shape().Dimensions
+	if len(cols) == 1 {
+		patches = cols[0]
+	} else {
+		patches = Concatenate(cols, 3)
+	}
+	patches = Reshape(patches, d[0]*d[1]*d[2], k[0]*k[1]*cin)
+	y := Add(StopGradient(Dot(patches, kernel).Product()), Add(zeroOf(xs), zeroOf(kernel)))
+	y = IdentityWithCustomGradient(y, func(_, g *Node) *Node {
+		v = g
+		return g
+	})
+	return Reshape(y, d[0], d[1], d[2], cout)
+}
+
+// zeroOf returns a scalar that is exactly 0, even for an infinite or NaN x,
+// but computed from x's first element, so that what it is added to depends
+// on x for autodiff.
+func zeroOf(x *Node) *Node {
+	first := make([]SliceAxisSpec, x.Rank())
+	for i := range first {
+		first[i] = AxisElem(0)
+	}
+	e := Reshape(Slice(x, first...))
+	return Where(GreaterThan(e, e), e, ScalarZero(x.Graph(), x.DType()))
+}
+
+// col2im is the adjoint of taps followed by concatenation: it adds each
+// k[0]·k[1] channel block of u [B·Ho·Wo, k²·C] onto the pixels of an input
+// of shape xShape [B,H,W,C] that its tap read, skipping those in the padding.
+func col2im(u *Node, xShape shapes.Shape, k, stride, dil [2]int, pad [2][2]int) *Node {
+	b, h, w, ch := xShape.Dim(0), xShape.Dim(1), xShape.Dim(2), xShape.Dim(3)
+	ho := OutSize(h, k[0], stride[0], dil[0], pad[0])
+	wo := OutSize(w, k[1], stride[1], dil[1], pad[1])
+	u = Reshape(u, b, ho, wo, k[0]*k[1]*ch)
+	zero := ScalarZero(u.Graph(), u.DType())
+	var sum *Node
+	for ky := range k[0] {
+		i0, ni, py := onInput(h, ho, stride[0], ky*dil[0]-pad[0][0])
+		for kx := range k[1] {
+			j0, nj, px := onInput(w, wo, stride[1], kx*dil[1]-pad[1][0])
+			if ni <= 0 || nj <= 0 {
+				continue
+			}
+			t := ky*k[1] + kx
+			part := u
+			if ni != ho || nj != wo || k[0]*k[1] != 1 {
+				part = Slice(u, AxisRange(), AxisRange(i0, i0+ni), AxisRange(j0, j0+nj), AxisRange(t*ch, (t+1)*ch))
+			}
+			part = Pad(part, zero, compute.PadAxis{},
+				compute.PadAxis{Start: py, End: h - py - (ni-1)*stride[0] - 1, Interior: stride[0] - 1},
+				compute.PadAxis{Start: px, End: w - px - (nj-1)*stride[1] - 1, Interior: stride[1] - 1},
+				compute.PadAxis{})
+			if sum == nil {
+				sum = part
+			} else {
+				sum = Add(sum, part)
+			}
+		}
+	}
+	if sum == nil { // every tap reads only padding
+		return Zeros(u.Graph(), xShape)
+	}
+	return sum
+}
+
+// onInput returns which of no outputs, spaced by stride, a tap at offset off
+// from each output's window start reads inside an input of n pixels: the
+// first one i0, their count, and the input pixel of the first.
+func onInput(n, no, stride, off int) (i0, count, first int) {
+	if off < 0 {
+		i0 = (-off + stride - 1) / stride
+	}
+	if n-1-off < 0 {
+		return i0, 0, 0
+	}
+	last := min((n-1-off)/stride, no-1)
+	return i0, last - i0 + 1, i0*stride + off
 }
 
 // matmulLast multiplies x [B,H,W,K] by w [K,N] as one [B·H·W,K]×[K,N] product.
