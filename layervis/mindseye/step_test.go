@@ -20,15 +20,6 @@ import (
 	"github.com/layervis/layervis/layervis/torchvision"
 )
 
-// maxRelErr is max|got − want| / max|want|.
-func maxRelErr(got, want []float32) float64 {
-	var e, m float64
-	for i := range want {
-		e = math.Max(e, math.Abs(float64(got[i])-float64(want[i])))
-		m = math.Max(m, math.Abs(float64(want[i])))
-	}
-	return e / math.Max(m, 1e-30)
-}
 
 // stepInputs are random inputs of the compiled step: K images of 8-bit
 // values, positive targets, n channels per facet and a mask in [0,1].
@@ -158,7 +149,7 @@ func TestStepMatchesPyTorch(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				gradErr := maxRelErr(res.grad, wantGrad)
+				gradErr := pyref.RelErr(res.grad, wantGrad)
 				if gradErr > 1e-4 {
 					t.Errorf("step %d: input gradient relative error %.3g > 1e-4", s+1, gradErr)
 				}

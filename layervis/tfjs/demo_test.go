@@ -11,6 +11,7 @@ import (
 	"github.com/layervis/layervis/layervis/assets"
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/cnn"
+	"github.com/layervis/layervis/layervis/internal/pyref"
 	"github.com/layervis/layervis/layervis/photo"
 )
 
@@ -138,7 +139,7 @@ func TestDemoMatchesTFJS(t *testing.T) {
 			t.Errorf("%s: shape %v, TF.js %v", l, shape, wantShapes[k])
 			continue
 		}
-		e := relErr(g, want[k])
+		e := pyref.RelErr(g, want[k])
 		t.Logf("%s %v: max |layervis − TF.js| / max |TF.js| = %.2g", l, shape, e)
 		if e > 1e-3 {
 			t.Errorf("%s: relative error %.2g vs TF.js, want ≤ 1e-3", l, e)

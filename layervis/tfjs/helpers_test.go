@@ -229,19 +229,6 @@ func toNHWC(t testing.TB, a *tensors.Tensor) ([]float32, []int) {
 	return out, []int{b, h, w, c}
 }
 
-// relErr returns max|got−want| / max|want|.
-func relErr(got, want []float32) float64 {
-	var num, den float64
-	for i := range want {
-		num = math.Max(num, math.Abs(float64(got[i])-float64(want[i])))
-		den = math.Max(den, math.Abs(float64(want[i])))
-	}
-	if den == 0 {
-		return num
-	}
-	return num / den
-}
-
 // activations runs m (layervis, pure-Go backend) on the NHWC input x.
 func activations(t testing.TB, m *Model, x []float32, dims [4]int, layers ...string) []*tensors.Tensor {
 	t.Helper()

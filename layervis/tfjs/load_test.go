@@ -17,6 +17,7 @@ import (
 
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/cnn"
+	"github.com/layervis/layervis/layervis/internal/pyref"
 )
 
 // handModel is a 4×4, 2-channel model whose outputs are computed by hand in
@@ -245,7 +246,7 @@ func TestOpsMatchTFJS(t *testing.T) {
 			t.Errorf("%s: shape %v, TF.js %v", l, shape, wantShapes[k])
 			continue
 		}
-		if e := relErr(g, want[k]); e > 1e-5 {
+		if e := pyref.RelErr(g, want[k]); e > 1e-5 {
 			t.Errorf("%s (%s): relative error %.2g vs TF.js", l, m.g.nodes[m.g.index[l]].op, e)
 		}
 	}
@@ -372,7 +373,7 @@ func TestBatchAndSizes(t *testing.T) {
 			all, _ := tensors.CopyFlatData[float32](pair[k])
 			single, _ := tensors.CopyFlatData[float32](one[k])
 			part := all[n*len(single) : (n+1)*len(single)]
-			if e := relErr(part, single); e > 1e-6 {
+			if e := pyref.RelErr(part, single); e > 1e-6 {
 				t.Errorf("%s: image %d of a batch differs from a single run by %g", l, n, e)
 			}
 		}

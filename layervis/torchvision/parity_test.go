@@ -2,7 +2,6 @@ package torchvision
 
 import (
 	"encoding/json"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,14 +21,6 @@ import (
 // parityTol is the largest accepted max|layervis − PyTorch| / max|PyTorch|.
 const parityTol = 1e-4
 
-func relErr(got, want []float32) float64 {
-	var maxErr, maxMag float64
-	for i := range want {
-		maxErr = math.Max(maxErr, math.Abs(float64(got[i])-float64(want[i])))
-		maxMag = math.Max(maxMag, math.Abs(float64(want[i])))
-	}
-	return maxErr / math.Max(maxMag, 1e-30)
-}
 
 // TestParityWithPyTorch builds random-weight torchvision models in Debian's
 // PyTorch, saves their checkpoints, input, activations at several depths and
@@ -88,7 +79,7 @@ func TestParityWithPyTorch(t *testing.T) {
 						t.Errorf("%s %s: shape %v, PyTorch %v", f, l, got, wantShape)
 						continue
 					}
-					if e := relErr(tensors.MustCopyFlatData[float32](acts[i]), want); e > parityTol {
+					if e := pyref.RelErr(tensors.MustCopyFlatData[float32](acts[i]), want); e > parityTol {
 						t.Errorf("%s %s: rel err %.3g > %g", f, l, e, parityTol)
 					} else {
 						t.Logf("%s %-20s %v rel err %.2g", f, l, wantShape, e)
@@ -102,7 +93,7 @@ func TestParityWithPyTorch(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if e := relErr(tensors.MustCopyFlatData[float32](grad), wantGrad); e > parityTol {
+				if e := pyref.RelErr(tensors.MustCopyFlatData[float32](grad), wantGrad); e > parityTol {
 					t.Errorf("%s input gradient of mean(%s): rel err %.3g > %g", f, tc.gradLayer, e, parityTol)
 				} else {
 					t.Logf("%s input gradient of mean(%s): rel err %.2g", f, tc.gradLayer, e)

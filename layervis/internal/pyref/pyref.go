@@ -12,6 +12,7 @@ package pyref
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,4 +139,19 @@ func lastLines(s string, n int) string {
 		lines = append([]string{"..."}, lines[len(lines)-n:]...)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// RelErr is the error measure of every reference comparison:
+// max|got − want| / max|want| (or max|got − want| when want is all zeros).
+// got and want must have the same length.
+func RelErr(got, want []float32) float64 {
+	var diff, ref float64
+	for i := range want {
+		diff = math.Max(diff, math.Abs(float64(got[i])-float64(want[i])))
+		ref = math.Max(ref, math.Abs(float64(want[i])))
+	}
+	if ref == 0 {
+		return diff
+	}
+	return diff / ref
 }

@@ -220,3 +220,18 @@ func std(v []float32) float64 {
 	n := float64(len(v))
 	return math.Sqrt(math.Max(s2/n-(s/n)*(s/n), 0))
 }
+
+func TestRelErr(t *testing.T) {
+	for _, tc := range []struct {
+		got, want []float32
+		err       float64
+	}{
+		{[]float32{1, 2}, []float32{1, 2}, 0},
+		{[]float32{1, 2.5}, []float32{1, -2}, 4.5 / 2},
+		{[]float32{0.5, 0}, []float32{0, 0}, 0.5},
+	} {
+		if got := pyref.RelErr(tc.got, tc.want); got != tc.err {
+			t.Errorf("RelErr(%v, %v) = %v, want %v", tc.got, tc.want, got, tc.err)
+		}
+	}
+}
