@@ -18,49 +18,19 @@ import argparse
 import collections
 import json
 import os
-import struct
 import sys
 
 import torch
 
-ST_DTYPES = {
-    torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
-    torch.float64: "F64", torch.int64: "I64", torch.int32: "I32",
-    torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL",
-}
+# The safetensors writer is shared with the PyTorch reference script.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "internal", "pyref"))
+from torchref import write_safetensors  # noqa: E402
+
 GO_DTYPES = {
     torch.float32: "float32", torch.float16: "float16", torch.bfloat16: "bfloat16",
     torch.float64: "float64", torch.int64: "int64", torch.int32: "int32",
     torch.int16: "int16", torch.int8: "int8", torch.uint8: "uint8", torch.bool: "bool",
 }
-
-
-def tensor_bytes(t):
-    """Raw little-endian bytes of t in row-major order (bf16 has no numpy type)."""
-    t = t.detach().contiguous()
-    if t.dtype == torch.bfloat16:
-        return t.view(torch.int16).numpy().astype("<i2").tobytes()
-    arr = t.numpy()
-    return arr.astype(arr.dtype.newbyteorder("<")).tobytes()
-
-
-def write_safetensors(path, tensors, metadata=None):
-    """Writes an ordered mapping name -> tensor as safetensors, by hand."""
-    header, blobs, off = {}, [], 0
-    for name, t in tensors.items():
-        b = tensor_bytes(t)
-        header[name] = {"dtype": ST_DTYPES[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    header["__metadata__"] = metadata or {"format": "pt"}
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 def write_reference(out, case, file, fmt, tensors, bin_case=None):
