@@ -12,17 +12,14 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"slices"
 	"time"
 
-	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/layervis/layervis/layervis/backend"
-	"github.com/layervis/layervis/layervis/cnn"
+	"github.com/layervis/layervis/layervis/bench"
 	"github.com/layervis/layervis/layervis/zoo"
 )
 
@@ -49,24 +46,12 @@ func run(name, weights, layer string, size, batch, iters int) error {
 	if err != nil {
 		return err
 	}
-	if err := cnn.Check(m, layer); err != nil {
-		return err
-	}
-	step, err := model.NewExec(b, m.Store(), func(_ *model.Scope, x *Node) *Node {
-		a := m.Build(x, layer)[0]
-		g := Gradient(ReduceAllMean(a), x)[0]
-		return Add(x, MulScalar(g, 0.01))
-	})
+	step, err := bench.Compile(b, m, layer, 0.01)
 	if err != nil {
 		return err
 	}
-	rng := rand.New(rand.NewPCG(1, 1))
-	data := make([]float32, batch*3*size*size)
-	for i := range data {
-		data[i] = float32(rng.NormFloat64())
-	}
-	x := tensors.FromFlatDataAndDimensions(data, batch, 3, size, size)
-	t0 := time.Now()
+	x := bench.Input(m, batch, size)
+	t0, cpu0 := time.Now(), bench.CPUTime()
 	var times []float64
 	for i := range iters + 2 {
 		start := time.Now()
@@ -86,5 +71,6 @@ func run(name, weights, layer string, size, batch, iters int) error {
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"model": name, "layer": layer, "size": size, "batch": batch, "backend": backend.Describe(b),
 		"median_s": times[len(times)/2], "min_s": times[0], "iters": iters, "total_s": time.Since(t0).Seconds(),
+		"cpu_s_per_step": (bench.CPUTime() - cpu0).Seconds() / float64(iters+2),
 	})
 }

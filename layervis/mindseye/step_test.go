@@ -20,7 +20,6 @@ import (
 	"github.com/layervis/layervis/layervis/torchvision"
 )
 
-
 // stepInputs are random inputs of the compiled step: K images of 8-bit
 // values, positive targets, n channels per facet and a mask in [0,1].
 type stepInputs struct {

@@ -16,6 +16,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -196,24 +197,23 @@ func (c Conv2D) im2col(x, w *Node) *Node {
 // dense builds a groups == 1 convolution as one product of the patches
 // [B·Ho·Wo, k²·Cin] and the kernel [k²·Cin, Cout], with its gradients written
 // out instead of derived by autodiff. Autodiff of the product and the slices
-// would copy dL/dpatches once more (GoMLX's DotGeneral gradient ends with a
-// transpose, identity or not, that the pure-Go backend executes as a copy)
-// and sum the taps in the padded frame before cropping it; here
-// dL/dx = col2im(dL/dy · kernelᵀ) and dL/dkernel = patchesᵀ · dL/dy.
+// copies dL/dpatches once more (GoMLX's DotGeneral gradient ends with a
+// transpose, identity or not, that the pure-Go backend executes as a copy),
+// then pads every tap's block to the padded input, sums them and crops.
+// Here dL/dx is inputGrad's and dL/dkernel = patchesᵀ · dL/dy.
 //
 // GoMLX attaches custom gradients only to identities, so three share a
 // closure: y's records dL/dy, which the ones on x and on the reshaped kernel
-// turn into their gradients. The forward product is under StopGradient and
-// x and the kernel reach y through an exactly-zero scalar (zeroOf) instead:
-// reverse-mode autodiff visits y (a later node) before them, and visits them
-// only through y, so dL/dy is always recorded first, by the same Gradient call.
+// turn into their gradients. The product is under StopGradient, and x and
+// the kernel reach y only through an exactly-zero scalar (zeroOf): reverse
+// autodiff visits y (a later node) before them and reaches them only through
+// it, so each Gradient call records its dL/dy before they read it.
 func (c Conv2D) dense(x, w *Node, stride, dil [2]int) *Node {
 	k := [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}
 	cin, cout := w.Shape().Dim(2), w.Shape().Dim(3)
 	var v, kernel, patches *Node // v: dL/dy [B·Ho·Wo, Cout], set during Gradient
 	xs := IdentityWithCustomGradient(x, func(_, _ *Node) *Node {
-		u := DotGeneral(v, []int{1}, nil, kernel, []int{1}, nil) // [B·Ho·Wo, k²·Cin]
-		return col2im(u, x.Shape(), k, stride, dil, c.Pad)
+		return c.inputGrad(v, w, kernel, x.Shape(), stride, dil)
 	})
 	kernel = IdentityWithCustomGradient(Reshape(w, k[0]*k[1]*cin, cout), func(_, _ *Node) *Node {
 		return DotGeneral(patches, []int{0}, nil, v, []int{0}, nil)
@@ -232,6 +232,40 @@ func (c Conv2D) dense(x, w *Node, stride, dil [2]int) *Node {
 		return g
 	})
 	return Reshape(y, d[0], d[1], d[2], cout)
+}
+
+// inputGrad returns dL/dx [B,H,W,Cin] of dense's convolution from
+// v = dL/dy [B·Ho·Wo, Cout], w (HWIO) and kernel (w as [k²·Cin, Cout]).
+//
+// At stride 1, with no more padding than the window spans, and at least 4
+// pixels per output channel (so that transposing the kernel costs little),
+// it is the transposed convolution: dL/dy padded by the window span less x's
+// padding, cut into k² windows taken in reverse order, concatenated and
+// multiplied by the kernel as [k²·Cout, Cin]. On ResNet-50's first stages
+// this beats col2im, which slices as much and also pads and adds k² blocks;
+// at strides > 1 it would multiply zeros. Otherwise it is col2im of
+// v · kernelᵀ.
+func (c Conv2D) inputGrad(v, w, kernel *Node, xShape shapes.Shape, stride, dil [2]int) *Node {
+	k := [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}
+	cin, cout := w.Shape().Dim(2), w.Shape().Dim(3)
+	b, h, wd := xShape.Dim(0), xShape.Dim(1), xShape.Dim(2)
+	out := [2]int{OutSize(h, k[0], stride[0], dil[0], c.Pad[0]), OutSize(wd, k[1], stride[1], dil[1], c.Pad[1])}
+	transposed := stride == [2]int{1, 1} && k[0]*k[1] > 1 && b*h*wd >= 4*cout
+	var tpad [2][2]int // padding of dL/dy for the transposed convolution
+	for i, n := range [2]int{h, wd} {
+		span := (k[i] - 1) * dil[i]
+		tpad[i] = [2]int{span - c.Pad[i][0], n - out[i] + c.Pad[i][0]}
+		transposed = transposed && tpad[i][0] >= 0 && tpad[i][1] >= 0
+	}
+	if !transposed {
+		u := DotGeneral(v, []int{1}, nil, kernel, []int{1}, nil) // [B·Ho·Wo, k²·Cin]
+		return col2im(u, xShape, k, stride, dil, c.Pad)
+	}
+	cols := taps(Reshape(v, b, out[0], out[1], cout), k, stride, dil, tpad, 0)
+	slices.Reverse(cols) // the window of tap t meets the kernel's tap k²-1-t
+	flipped := Reshape(TransposeAllAxes(w, 0, 1, 3, 2), k[0]*k[1]*cout, cin)
+	u := Dot(Reshape(Concatenate(cols, 3), b*h*wd, k[0]*k[1]*cout), flipped).Product()
+	return Reshape(u, b, h, wd, cin)
 }
 
 // zeroOf returns a scalar that is exactly 0, even for an infinite or NaN x,
@@ -416,12 +450,37 @@ func AddBias(x, bias *Node) *Node { return Add(x, channelwise(bias, x)) }
 // channelwise broadcasts the per-channel vector v to the shape of x by
 // prefixing x's leading axes. Elementwise ops on same-shaped operands are
 // several times faster on the pure-Go backend than implicitly broadcast ones.
+// That backend also runs BroadcastInDim element by element through an index
+// iterator, so there the copies are made by concatenation (block copies)
+// instead; XLA gets the broadcast, which it fuses.
 func channelwise(v, x *Node) *Node {
 	d := x.Shape().Dimensions
 	if v.Rank() != 1 || v.Shape().Dim(0) != d[len(d)-1] {
 		exceptions.Panicf("nn: per-channel vector %s does not fit %s", v.Shape(), x.Shape())
 	}
-	return BroadcastPrefix(v, d[:len(d)-1]...)
+	if !backend.IsGo(x.Graph().Backend()) {
+		return BroadcastPrefix(v, d[:len(d)-1]...)
+	}
+	return Reshape(repeatRows(Reshape(v, 1, d[len(d)-1]), x.Shape().Size()/d[len(d)-1]), d...)
+}
+
+// repeatRows returns n copies of x [r, c] stacked into [n·r, c], with one
+// concatenation per base-8 digit of n and one for the result.
+func repeatRows(x *Node, n int) *Node {
+	const base = 8
+	var parts []*Node
+	for block := x; n > 0; n /= base {
+		for range n % base {
+			parts = append(parts, block)
+		}
+		if n >= base {
+			block = Concatenate(slices.Repeat([]*Node{block}, base), 0)
+		}
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return Concatenate(parts, 0)
 }
 
 // BatchNormScaleShift folds inference batch-norm statistics into the scale and

@@ -65,38 +65,181 @@ func runBoth(t *testing.T, b compute.Backend, f func(form Form, x, w *Node) *Nod
 	return
 }
 
+// convRun builds conv in the given form (Standard: with its padding applied
+// to x beforehand, and strides with dilation as a subsampled output) and
+// returns its value and the gradients of a
+// position-weighted sum of it with respect to x and w.
+func convRun(t *testing.T, b compute.Backend, form Form, conv Conv2D, x, w *tensors.Tensor) (out [3][]float32) {
+	t.Helper()
+	exec := MustNewExec(b, func(x, w *Node) []*Node {
+		c := conv
+		xp := x
+		if form == Standard {
+			// Pad explicitly: graph.Convolve's gradient rejects padding wider
+			// than the kernel.
+			xp = Pad(x, ScalarZero(x.Graph(), x.DType()), compute.PadAxis{},
+				compute.PadAxis{Start: c.Pad[0][0], End: c.Pad[0][1]},
+				compute.PadAxis{Start: c.Pad[1][0], End: c.Pad[1][1]}, compute.PadAxis{})
+			c.Pad = [2][2]int{}
+		}
+		subsample := form == Standard && orOne(c.Dilation[0])*orOne(c.Dilation[1]) > 1 && c.Stride != [2]int{}
+		if subsample {
+			// graph.Convolve takes strides or dilations, not both.
+			c.Stride = [2]int{}
+		}
+		y := c.Apply(form, xp, w)
+		if subsample {
+			y = Slice(y, AxisRange(), AxisRange().Stride(orOne(conv.Stride[0])), AxisRange().Stride(orOne(conv.Stride[1])), AxisRange())
+		}
+		// A non-uniform weighting makes the gradients position-sensitive.
+		loss := ReduceAllSum(Mul(y, Sin(IotaFull(x.Graph(), y.Shape()))))
+		return append([]*Node{y}, Gradient(loss, x, w)...)
+	})
+	for i, r := range exec.MustExec(x, w) {
+		out[i] = tensors.MustCopyFlatData[float32](r)
+	}
+	return out
+}
+
+// denseKernel returns the groups == 1 kernel [kh,kw,cin,cout] equivalent to
+// the grouped kernel w [kh,kw,cin/groups,cout]: zero outside each group's
+// block. blockOf maps an index of w to the index of the same weight in it.
+func denseKernel(w []float32, kh, kw, cinG, cout, groups int) (dense []float32, blockOf func(int) int) {
+	cin, coutG := cinG*groups, cout/groups
+	blockOf = func(i int) int {
+		co := i % cout
+		ci := (i/cout)%cinG + co/coutG*cinG
+		tap := i / (cout * cinG)
+		return (tap*cin+ci)*cout + co
+	}
+	dense = make([]float32, kh*kw*cin*cout)
+	for i, v := range w {
+		dense[blockOf(i)] = v
+	}
+	return dense, blockOf
+}
+
+// TestConvFormsAgree checks the im2col form's value and its gradients with
+// respect to input and kernel against graph.Convolve's: grouped and depthwise
+// convolutions against the equivalent dense (block-diagonal) kernel.
 func TestConvFormsAgree(t *testing.T) {
 	b := backend.MustGet()
 	rng := rand.New(rand.NewPCG(1, 2))
+	same := func(n, k, s int) [2][2]int { return [2][2]int{SamePad(n, k, s), SamePad(n, k, s)} }
 	cases := []struct {
 		name      string
 		h, w, cin int
 		k, cout   int
 		conv      Conv2D
-		noStdGrad bool
 	}{
-		{"1x1", 6, 5, 4, 1, 3, Conv2D{}, false},
-		{"1x1/2", 7, 7, 4, 1, 3, Conv2D{Stride: [2]int{2, 2}}, false},
-		{"3x3 pad1", 8, 6, 3, 3, 5, Conv2D{Pad: SymmetricPad(1)}, false},
-		{"3x3/2 pad1", 9, 8, 3, 3, 4, Conv2D{Stride: [2]int{2, 2}, Pad: SymmetricPad(1)}, false},
-		{"7x7/2 pad3", 16, 16, 3, 7, 4, Conv2D{Stride: [2]int{2, 2}, Pad: SymmetricPad(3)}, false},
-		{"3x3/2 SAME asym", 8, 8, 2, 3, 3, Conv2D{Stride: [2]int{2, 2}, Pad: [2][2]int{SamePad(8, 3, 2), SamePad(8, 3, 2)}}, false},
-		{"3x3 dil2", 9, 9, 2, 3, 3, Conv2D{Pad: SymmetricPad(2), Dilation: [2]int{2, 2}}, false},
-		{"depthwise 3x3", 7, 7, 4, 3, 4, Conv2D{Pad: SymmetricPad(1), Groups: 4}, true},
-		{"grouped 3x3", 6, 6, 4, 3, 6, Conv2D{Pad: SymmetricPad(1), Groups: 2}, true},
+		{"1x1", 6, 5, 4, 1, 3, Conv2D{}},
+		{"1x1/2 odd", 7, 7, 4, 1, 3, Conv2D{Stride: [2]int{2, 2}}},
+		{"1x1/2 even", 8, 6, 4, 1, 3, Conv2D{Stride: [2]int{2, 2}}},
+		{"1x1 pad1", 4, 5, 3, 1, 2, Conv2D{Pad: SymmetricPad(1)}},
+		{"3x3 pad1", 8, 6, 3, 3, 5, Conv2D{Pad: SymmetricPad(1)}},
+		{"3x3 valid", 7, 6, 3, 3, 4, Conv2D{}},
+		{"3x3/2 pad1 odd", 9, 7, 3, 3, 4, Conv2D{Stride: [2]int{2, 2}, Pad: SymmetricPad(1)}},
+		{"3x3/2 pad1 even", 8, 10, 3, 3, 4, Conv2D{Stride: [2]int{2, 2}, Pad: SymmetricPad(1)}},
+		{"3x3/2 valid even", 8, 8, 2, 3, 3, Conv2D{Stride: [2]int{2, 2}}},
+		{"7x7/2 pad3", 16, 15, 3, 7, 4, Conv2D{Stride: [2]int{2, 2}, Pad: SymmetricPad(3)}},
+		{"3x3/2 SAME asym", 8, 8, 2, 3, 3, Conv2D{Stride: [2]int{2, 2}, Pad: same(8, 3, 2)}},
+		{"5x5/2 SAME asym", 9, 9, 2, 5, 3, Conv2D{Stride: [2]int{2, 2}, Pad: same(9, 5, 2)}},
+		{"3x2 asym pad", 7, 6, 2, 3, 3, Conv2D{Pad: [2][2]int{{0, 2}, {2, 1}}}},
+		{"3x3/(2,1) pad1", 9, 8, 2, 3, 3, Conv2D{Stride: [2]int{2, 1}, Pad: SymmetricPad(1)}},
+		{"3x3 dil2", 9, 9, 2, 3, 3, Conv2D{Pad: SymmetricPad(2), Dilation: [2]int{2, 2}}},
+		{"3x3/2 dil2", 11, 10, 2, 3, 3, Conv2D{Stride: [2]int{2, 2}, Pad: SymmetricPad(1), Dilation: [2]int{2, 2}}},
+		{"3x3 pad larger than kernel", 4, 4, 2, 3, 2, Conv2D{Pad: SymmetricPad(3)}},
+		{"depthwise 3x3", 7, 7, 4, 3, 4, Conv2D{Pad: SymmetricPad(1), Groups: 4}},
+		{"depthwise 3x3/2", 8, 7, 4, 3, 4, Conv2D{Stride: [2]int{2, 2}, Pad: SymmetricPad(1), Groups: 4}},
+		{"depthwise 5x5/2 SAME", 9, 9, 3, 5, 3, Conv2D{Stride: [2]int{2, 2}, Pad: same(9, 5, 2), Groups: 3}},
+		{"grouped 3x3", 6, 6, 4, 3, 6, Conv2D{Pad: SymmetricPad(1), Groups: 2}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			groups := orOne(tc.conv.Groups)
 			x := randTensor(rng, 2, tc.h, tc.w, tc.cin)
 			w := randTensor(rng, tc.k, tc.k, tc.cin/groups, tc.cout)
-			std, col := runBoth(t, b, tc.conv.Apply, x, w, !tc.noStdGrad)
-			if d := relDiff(col[0], std[0]); d > 1e-5 {
-				t.Errorf("forward: im2col vs standard rel diff %.3g > 1e-5", d)
+			ref, blockOf := denseKernel(tensors.MustCopyFlatData[float32](w), tc.k, tc.k, tc.cin/groups, tc.cout, groups)
+			dense := tc.conv
+			dense.Groups = 1
+			want := convRun(t, b, Standard, dense, x, tensors.FromFlatDataAndDimensions(ref, tc.k, tc.k, tc.cin, tc.cout))
+			wantW := make([]float32, w.Shape().Size())
+			for i := range wantW {
+				wantW[i] = want[2][blockOf(i)]
 			}
-			if !tc.noStdGrad {
-				if d := relDiff(col[1], std[1]); d > 1e-5 {
-					t.Errorf("input gradient: im2col vs standard rel diff %.3g > 1e-5", d)
+			want[2] = wantW
+			got := convRun(t, b, Im2col, tc.conv, x, w)
+			for i, what := range []string{"value", "input gradient", "kernel gradient"} {
+				if len(got[i]) != len(want[i]) {
+					t.Fatalf("%s: %d values, want %d", what, len(got[i]), len(want[i]))
+				}
+				if d := relDiff(got[i], want[i]); d > 1e-5 {
+					t.Errorf("%s: im2col vs standard rel diff %.3g > 1e-5", what, d)
+				}
+			}
+		})
+	}
+}
+
+// TestConvGradientEdgeCases checks the im2col convolution's custom gradient
+// where autodiff reaches it unusually: two gradients of one graph, outputs
+// and inputs that also feed other paths, chained convolutions, and losses
+// that do not depend on the convolution.
+func TestConvGradientEdgeCases(t *testing.T) {
+	b := backend.MustGet()
+	rng := rand.New(rand.NewPCG(5, 6))
+	x := randTensor(rng, 1, 7, 6, 3)
+	w1 := randTensor(rng, 3, 3, 3, 4)
+	w2 := randTensor(rng, 3, 3, 4, 3)
+	c1 := Conv2D{Pad: SymmetricPad(1)}
+	c2 := Conv2D{Stride: [2]int{2, 2}, Pad: SymmetricPad(1)}
+	weights := func(y *Node, phase float64) *Node {
+		return Sin(AddScalar(IotaFull(y.Graph(), y.Shape()), phase))
+	}
+	// Each case returns a list of gradients.
+	cases := map[string]func(form Form, x, w1, w2 *Node) []*Node{
+		"two losses": func(form Form, x, w1, w2 *Node) []*Node {
+			y := c1.Apply(form, x, w1)
+			g1 := Gradient(ReduceAllSum(Mul(y, weights(y, 0))), x, w1)
+			g2 := Gradient(ReduceAllSum(Mul(y, weights(y, 1))), x, w1)
+			return append(g1, g2...)
+		},
+		"same convolution built twice": func(form Form, x, w1, w2 *Node) []*Node {
+			y := c1.Apply(form, x, w1)
+			z := c1.Apply(form, x, w1) // the same convolution built twice
+			return Gradient(Add(ReduceAllSum(Mul(y, weights(y, 0))), ReduceAllSum(Mul(z, weights(z, 2)))), x)
+		},
+		"output and input reused": func(form Form, x, w1, w2 *Node) []*Node {
+			y := c1.Apply(form, x, w1)
+			loss := Add(ReduceAllSum(Mul(y, weights(y, 0))), ReduceAllSum(Mul(Square(y), weights(y, 3))))
+			loss = Add(loss, ReduceAllSum(Mul(x, weights(x, 1))))
+			return Gradient(loss, x, w1)
+		},
+		"chained": func(form Form, x, w1, w2 *Node) []*Node {
+			y := c2.Apply(form, Tanh(c1.Apply(form, x, w1)), w2)
+			return Gradient(ReduceAllSum(Mul(y, weights(y, 0))), x, w1, w2)
+		},
+		"loss without the convolution": func(form Form, x, w1, w2 *Node) []*Node {
+			y := c1.Apply(form, x, w1)
+			return append(Gradient(ReduceAllSum(Mul(x, weights(x, 0))), x), ReduceAllSum(y))
+		},
+		"kernel gradient only": func(form Form, x, w1, w2 *Node) []*Node {
+			y := c1.Apply(form, x, w1)
+			return Gradient(ReduceAllSum(Mul(y, weights(y, 0))), w1)
+		},
+	}
+	for name, f := range cases {
+		t.Run(name, func(t *testing.T) {
+			var res [2][][]float32
+			for i, form := range []Form{Standard, Im2col} {
+				exec := MustNewExec(b, func(x, w1, w2 *Node) []*Node { return f(form, x, w1, w2) })
+				for _, r := range exec.MustExec(x, w1, w2) {
+					res[i] = append(res[i], tensors.MustCopyFlatData[float32](r))
+				}
+			}
+			for j := range res[0] {
+				if d := relDiff(res[1][j], res[0][j]); d > 1e-5 {
+					t.Errorf("output %d: im2col vs standard rel diff %.3g > 1e-5", j, d)
 				}
 			}
 		})
@@ -205,5 +348,37 @@ func TestOutSize(t *testing.T) {
 		if got := OutSize(tc.n, tc.k, tc.s, tc.d, [2]int{}); got != tc.out {
 			t.Errorf("OutSize(n=%d,k=%d,s=%d,d=%d) = %d, want %d", tc.n, tc.k, tc.s, tc.d, got, tc.out)
 		}
+	}
+}
+
+// TestRepeatRowsMatchesBroadcast checks channelwise's concatenated copies,
+// value and gradient, against graph.BroadcastPrefix for counts around the
+// powers of its base.
+func TestRepeatRowsMatchesBroadcast(t *testing.T) {
+	b := backend.MustGet()
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{1, 2, 7, 8, 9, 63, 64, 65, 521} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			v := randTensor(rng, 3)
+			var res [2][2][]float32
+			for i, rep := range []func(v *Node) *Node{
+				func(v *Node) *Node { return repeatRows(Reshape(v, 1, 3), n) },
+				func(v *Node) *Node { return BroadcastPrefix(v, n) },
+			} {
+				exec := MustNewExec(b, func(v *Node) (*Node, *Node) {
+					y := rep(v)
+					loss := ReduceAllSum(Mul(y, Sin(IotaFull(v.Graph(), y.Shape()))))
+					return y, Gradient(loss, v)[0]
+				})
+				out := exec.MustExec(v)
+				res[i] = [2][]float32{tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[float32](out[1])}
+			}
+			if len(res[0][0]) != len(res[1][0]) || relDiff(res[0][0], res[1][0]) != 0 {
+				t.Errorf("value: %d values, want %d, or different", len(res[0][0]), len(res[1][0]))
+			}
+			if d := relDiff(res[0][1], res[1][1]); d > 1e-5 { // summed in another order
+				t.Errorf("gradient: rel diff %.3g", d)
+			}
+		})
 	}
 }

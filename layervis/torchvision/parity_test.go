@@ -21,7 +21,6 @@ import (
 // parityTol is the largest accepted max|layervis − PyTorch| / max|PyTorch|.
 const parityTol = 1e-4
 
-
 // TestParityWithPyTorch builds random-weight torchvision models in Debian's
 // PyTorch, saves their checkpoints, input, activations at several depths and
 // the input gradient, and checks that layervis reproduces them.
