@@ -435,6 +435,14 @@ func ReLU(x *Node) *Node {
 	return Where(GreaterThan(x, zeros), x, zeros)
 }
 
+// ReLU6 returns min(max(x, 0), 6) with TensorFlow's gradient: 1 where
+// 0 < x < 6, else 0.
+func ReLU6(x *Node) *Node {
+	r := ReLU(x)
+	six := AddScalar(ZerosLike(r), 6)
+	return Where(LessThan(r, six), r, six)
+}
+
 // GlobalAvg averages x [B,H,W,C] over H and W, returning [B,C].
 func GlobalAvg(x *Node) *Node { return ReduceMean(x, 1, 2) }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/gomlx/compute"
@@ -380,5 +381,17 @@ func TestRepeatRowsMatchesBroadcast(t *testing.T) {
 				t.Errorf("gradient: rel diff %.3g", d)
 			}
 		})
+	}
+}
+
+func TestReLU6Gradient(t *testing.T) {
+	exec := MustNewExec(backend.MustGet(), func(x *Node) (*Node, *Node) {
+		y := ReLU6(x)
+		return y, Gradient(ReduceAllSum(y), x)[0]
+	})
+	res := exec.MustExec(tensors.FromFlatDataAndDimensions([]float32{-1, 0, 3, 6, 7}, 5))
+	y, g := tensors.MustCopyFlatData[float32](res[0]), tensors.MustCopyFlatData[float32](res[1])
+	if !slices.Equal(y, []float32{0, 0, 3, 6, 6}) || !slices.Equal(g, []float32{0, 0, 1, 0, 0}) {
+		t.Errorf("ReLU6(-1,0,3,6,7) = %v, gradient %v; want (0,0,3,6,6), (0,0,1,0,0)", y, g)
 	}
 }

@@ -27,7 +27,7 @@ var ops map[string]opFunc
 func init() {
 	ops = map[string]opFunc{
 		// Activations and other elementwise functions.
-		"Relu":        unary(activation.Relu),
+		"Relu":        unary(nn.ReLU),
 		"Sigmoid":     unary(Sigmoid),
 		"Tanh":        unary(Tanh),
 		"Exp":         unary(Exp),

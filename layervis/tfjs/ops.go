@@ -712,8 +712,8 @@ func suffixBroadcast(small, big *Node) *Node {
 	return small
 }
 
-func relu(x *Node) *Node  { return MaxScalar(x, 0) }
-func relu6(x *Node) *Node { return ClipScalar(x, 0, 6) }
+func relu(x *Node) *Node  { return nn.ReLU(x) }
+func relu6(x *Node) *Node { return nn.ReLU6(x) }
 
 // positive returns x > 0, comparing with a scalar (no zeros tensor).
 func positive(x *Node) *Node { return GreaterThan(x, ScalarZero(x.Graph(), x.DType())) }
