@@ -11,6 +11,9 @@
 // never fail for lack of a notebook; errors are only those of encoding or
 // writing.
 //
+// In a notebook each call returns once GoNB has received its output, so a
+// cell may end right after one.
+//
 // Images are shown at a CSS width with pixelated scaling, so small feature
 // maps are enlarged without blurring.
 package display
@@ -67,6 +70,11 @@ func SetOutput(w io.Writer) {
 // InNotebook reports whether the program runs as a GoNB notebook cell.
 func InNotebook() bool { return gonbui.IsNotebook }
 
+// flush waits until GoNB has taken everything sent to it. GoNB stops
+// reading a cell's messages as soon as the cell's program exits, so without
+// it the last display of a cell is sometimes lost.
+func flush() { gonbui.Sync() }
+
 // Image shows img; outside a notebook it writes a PNG file.
 func Image(img image.Image, caption string) error {
 	data, err := encodePNG(img)
@@ -78,6 +86,7 @@ func Image(img image.Image, caption string) error {
 		if caption != "" {
 			gonbui.DisplayHTML("<div style=\"font-size:12px\">" + html.EscapeString(caption) + "</div>")
 		}
+		flush()
 		return nil
 	}
 	b := img.Bounds()
@@ -90,6 +99,7 @@ func Image(img image.Image, caption string) error {
 func HTML(fragment, kind, summary string) error {
 	if InNotebook() {
 		gonbui.DisplayHTML(fragment)
+		flush()
 		return nil
 	}
 	return writeFile(kind, ".html", []byte(page(summary, fragment)), summary)

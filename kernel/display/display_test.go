@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -312,7 +313,9 @@ func TestMapHTML(t *testing.T) {
 
 // TestInNotebook runs the displays the way GoNB runs a cell: the messages
 // go through the named pipes gonbui opens, and are checked as GoNB
-// receives them.
+// receives them. GoNB stops reading when the cell's program exits, so each
+// call must return only once GoNB has its message: the fake GoNB here takes
+// its time over each one and answers gonbui's sync requests as GoNB does.
 func TestInNotebook(t *testing.T) {
 	dir := t.TempDir()
 	toKernel, fromKernel := filepath.Join(dir, "pipe"), filepath.Join(dir, "pipe_back")
@@ -324,24 +327,32 @@ func TestInNotebook(t *testing.T) {
 	t.Setenv(protocol.GONB_PIPE_ENV, toKernel)
 	t.Setenv(protocol.GONB_PIPE_BACK_ENV, fromKernel)
 	msgs := make(chan *protocol.DisplayData, 100)
+	var received atomic.Int32 // display messages GoNB has taken
 	go func() {
 		f, err := os.Open(toKernel)
 		if err != nil {
 			return
 		}
-		dec := gob.NewDecoder(f)
+		back, err := os.OpenFile(fromKernel, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer back.Close()
+		dec, enc := gob.NewDecoder(f), gob.NewEncoder(back)
 		for {
 			var d protocol.DisplayData
 			if dec.Decode(&d) != nil {
 				return
 			}
+			if v, ok := d.Data[protocol.MIMECommValue].(protocol.CommValue); ok && v.Address == protocol.GonbuiSyncAddress {
+				if enc.Encode(&protocol.CommValue{Address: protocol.GonbuiSyncAckAddress, Value: v.Value}) != nil {
+					return
+				}
+				continue
+			}
+			time.Sleep(20 * time.Millisecond) // publishing it to Jupyter
+			received.Add(1)
 			msgs <- &d
-		}
-	}()
-	go func() { // GoNB's side of the back pipe: open it and keep it open.
-		if f, err := os.OpenFile(fromKernel, os.O_WRONLY, 0); err == nil {
-			time.Sleep(time.Minute)
-			f.Close()
 		}
 	}()
 	_, lines := outside(t)
@@ -358,9 +369,12 @@ func TestInNotebook(t *testing.T) {
 		func() error { return p.Update(Status{Iteration: 2, Total: 2, Images: []image.Image{img}}) },
 		p.Done,
 	}
-	for _, c := range calls {
+	for i, c := range calls {
 		if err := c(); err != nil {
 			t.Fatal(err)
+		}
+		if n := received.Load(); n != int32(i+1) {
+			t.Fatalf("call %d returned when GoNB had taken %d display messages: a cell ending now would lose its output", i, n)
 		}
 	}
 	var got []*protocol.DisplayData

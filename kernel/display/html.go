@@ -230,6 +230,7 @@ func Layers(title string, layers []cnn.Layer) error {
 		return printLine(strings.TrimRight(b.String(), "\n"))
 	}
 	gonbui.DisplayHTML(LayersHTML(title, layers))
+	flush()
 	return nil
 }
 

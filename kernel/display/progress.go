@@ -95,6 +95,7 @@ func (p *Progress) Update(s Status) error {
 	p.printed = now
 	if InNotebook() {
 		gonbui.UpdateHTML(p.id, p.html(""))
+		flush()
 		return nil
 	}
 	line := p.title + ": " + statusLine(s)
@@ -112,6 +113,7 @@ func (p *Progress) Done() error {
 	sc := scrubberHTML("snapshots", p.frames, p.width)
 	if InNotebook() {
 		gonbui.UpdateHTML(p.id, p.html(sc))
+		flush()
 		return nil
 	}
 	return writeFile("progress", ".html", []byte(page(p.title, p.html(sc))),
