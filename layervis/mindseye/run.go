@@ -195,6 +195,19 @@ func (r *Run) Report() *Report { return &r.report }
 // Facets returns the facets found by Prepare.
 func (r *Run) Facets() []Facet { return r.facets }
 
+// Points returns the t-SNE map found by Prepare: the 2-D position of each
+// image, in the order of Report().Images (nil before Prepare).
+func (r *Run) Points() [][2]float64 {
+	if r.emb == nil {
+		return nil
+	}
+	out := make([][2]float64, len(r.emb.points)/2)
+	for i := range out {
+		out[i] = [2]float64{r.emb.points[2*i], r.emb.points[2*i+1]}
+	}
+	return out
+}
+
 // Images returns the current K images (as they are saved).
 func (r *Run) Images() []image.Image {
 	if r.host == nil {

@@ -189,8 +189,31 @@ func TestHostOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	if r.Points() != nil {
+		t.Error("Points before Prepare")
+	}
 	if err := r.Prepare(ctx, nil); err != nil {
 		t.Fatal(err)
+	}
+	// The map: one point per image; each facet's centre is the mean of its
+	// members' points (k-means), and the facets' distances agree with it.
+	pts := r.Points()
+	if len(pts) != len(r.Report().Images) {
+		t.Fatalf("%d points for %d images", len(pts), len(r.Report().Images))
+	}
+	for _, f := range r.Facets() {
+		var cx, cy float64
+		for _, i := range f.Members {
+			cx, cy = cx+pts[i][0]/float64(len(f.Members)), cy+pts[i][1]/float64(len(f.Members))
+		}
+		if math.Abs(cx-f.Centre[0]) > 1e-6 || math.Abs(cy-f.Centre[1]) > 1e-6 {
+			t.Errorf("facet %d: centre %v, members' mean (%v, %v)", f.Index, f.Centre, cx, cy)
+		}
+		for e, i := range f.Exemplars {
+			if d := math.Hypot(pts[i][0]-f.Centre[0], pts[i][1]-f.Centre[1]); math.Abs(d-f.Distances[e]) > 1e-6 {
+				t.Errorf("facet %d exemplar %d: distance %v, map says %v", f.Index, i, f.Distances[e], d)
+			}
+		}
 	}
 	want := map[int]string{
 		1:  "paste step",
