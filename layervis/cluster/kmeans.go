@@ -80,22 +80,10 @@ func KMeans(x []float64, n, d, k int, opts KMeansOptions) (labels []int, centres
 
 	// Centre the columns; sklearn's tolerance is relative to their mean
 	// variance.
-	mean := make([]float64, d)
-	for i := range n {
-		for j, v := range x[i*d : (i+1)*d] {
-			mean[j] += v
-		}
-	}
-	for j := range mean {
-		mean[j] /= float64(n)
-	}
-	xc := make([]float64, n*d)
+	xc, mean := centre(x, n, d)
 	variance := 0.0
-	for i := range n {
-		for j, v := range x[i*d : (i+1)*d] {
-			xc[i*d+j] = v - mean[j]
-			variance += xc[i*d+j] * xc[i*d+j]
-		}
+	for _, v := range xc {
+		variance += v * v
 	}
 	tol *= variance / float64(n) / float64(d)
 

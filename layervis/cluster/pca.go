@@ -32,7 +32,7 @@ func PCA(x []float64, n, d, k int) ([]float64, error) {
 	if k < 1 || k > min(n, d) {
 		return nil, fmt.Errorf("cluster.PCA: %d components of %d rows of %d values: need 1 ≤ k ≤ min(rows, values) = %d", k, n, d, min(n, d))
 	}
-	xc := centre(x, n, d)
+	xc, _ := centre(x, n, d)
 	scores := make([]float64, n*k)
 	if n <= d {
 		// Gram matrix: its eigenvectors are the columns of U, its
@@ -90,9 +90,9 @@ func flipSign(u []float64) float64 {
 	return 1
 }
 
-// centre returns x minus the mean of its columns.
-func centre(x []float64, n, d int) []float64 {
-	mean := make([]float64, d)
+// centre returns x minus the mean of its columns, and that mean.
+func centre(x []float64, n, d int) (xc, mean []float64) {
+	mean = make([]float64, d)
 	for i := range n {
 		for j, v := range x[i*d : (i+1)*d] {
 			mean[j] += v
@@ -101,13 +101,13 @@ func centre(x []float64, n, d int) []float64 {
 	for j := range mean {
 		mean[j] /= float64(n)
 	}
-	xc := make([]float64, n*d)
+	xc = make([]float64, n*d)
 	for i := range n {
 		for j, v := range x[i*d : (i+1)*d] {
 			xc[i*d+j] = v - mean[j]
 		}
 	}
-	return xc
+	return xc, mean
 }
 
 // gram returns the n×n matrix x·xᵀ of the n×d matrix x.
