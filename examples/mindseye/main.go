@@ -9,8 +9,8 @@
 //	    [-window-step N] [-reference] [-preset clean|compat] [-seed N]
 //
 // With no flags it runs on the offline demo model and photos
-// (scripts/fetch-assets.sh) with quick settings: about 2–3 minutes on two
-// CPU cores; -help lists them next to the reference's, and -reference
+// (scripts/fetch-assets.sh) with quick settings: 1–3 minutes on two CPU
+// cores; -help lists them next to the reference's, and -reference
 // takes every setting not given from the reference. Outputs:
 // DIR/facet_XX/iteration_NNNN.png, DIR/tsne.png and DIR/report.json.
 // Ctrl-C stops the run and keeps what it made (a second Ctrl-C kills it).
@@ -49,9 +49,11 @@
 //     blew up into saturated colour noise, and with the reference's λ one
 //     facet stayed at 2.1×.
 //
-// With the quick settings, seeds 0–2 gave 3–29× on every facet. 160²
-// images were not better (one facet of 12 over seeds 0–2 ended at 1.3×)
-// and take 1.5× as long.
+// With the quick settings, seeds 0–5 gave 3–29× on all 24 facets. The
+// optimization is chaotic: the seed, or a change in the backend's
+// rounding, changes which facet gains most, and a facet can still blow up
+// into noise and lose most of its gain (none of these 24 did; 1 of 12 did
+// at 160², which was not better otherwise and takes 1.5× as long).
 package main
 
 import (
