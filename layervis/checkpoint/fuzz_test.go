@@ -29,12 +29,7 @@ func FuzzReadSafetensors(f *testing.F) {
 			}
 			return
 		}
-		for _, n := range ck.Names {
-			tn := ck.Tensors[n]
-			if tn == nil || len(tn.Data) != tn.NumElements() {
-				t.Fatalf("tensor %q inconsistent", n)
-			}
-		}
+		checkConsistent(t, ck)
 	})
 }
 
@@ -59,12 +54,7 @@ func FuzzLoadPyTorch(f *testing.F) {
 			}
 			return
 		}
-		for _, n := range ck.Names {
-			tn := ck.Tensors[n]
-			if tn == nil || len(tn.Data) != tn.NumElements() {
-				t.Fatalf("tensor %q inconsistent", n)
-			}
-		}
+		checkConsistent(t, ck)
 	})
 }
 
@@ -112,4 +102,16 @@ func FuzzTorchPickle(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkConsistent fails t unless every named tensor of ck exists and holds
+// as many values as its shape says.
+func checkConsistent(t *testing.T, ck *Checkpoint) {
+	t.Helper()
+	for _, n := range ck.Names {
+		tn := ck.Tensors[n]
+		if tn == nil || len(tn.Data) != tn.NumElements() {
+			t.Fatalf("tensor %q inconsistent", n)
+		}
+	}
 }
