@@ -96,11 +96,7 @@ func FuzzTorchPickle(f *testing.F) {
 			}
 			return
 		}
-		for _, n := range ck.Names {
-			if tn := ck.Tensors[n]; tn == nil || len(tn.Data) != tn.NumElements() {
-				t.Fatalf("tensor %q inconsistent", n)
-			}
-		}
+		checkConsistent(t, ck)
 	})
 }
 
