@@ -1,0 +1,200 @@
+package jpeg
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"image"
+	stdjpeg "image/jpeg"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/layervis/layervis/layervis/assets"
+	"github.com/layervis/layervis/layervis/internal/pyref"
+)
+
+// refModules are the Python modules of testdata/jpegref.py.
+var refModules = []string{"PIL", "cv2", "numpy"}
+
+// refImage is one entry of jpegref.py's manifest.
+type refImage struct {
+	Name, File, Mode string
+	W, H             int
+	Pil, PilRGB, CV2 []byte // raw decodes: PIL's mode, PIL's RGB, OpenCV's RGB
+}
+
+// references runs jpegref.py (op "gen" or "ref" with JPEG paths) and loads
+// its manifest and raw decodes.
+func references(t *testing.T, op string, files ...string) []refImage {
+	t.Helper()
+	if op == "gen" {
+		if _, err := exec.LookPath("cjpeg"); err != nil {
+			msg := "cjpeg not found (apt-get install libjpeg-turbo-progs, or scripts/deps.sh)"
+			if os.Getenv("CI") != "" {
+				t.Fatal(msg)
+			}
+			t.Skip(msg)
+		}
+	}
+	dir := t.TempDir()
+	pyref.RunModules(t, refModules, filepath.Join("testdata", "jpegref.py"), append([]string{op, dir}, files...)...)
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m []struct {
+		Name, File, Mode, Pil, PilRGB, CV2 string
+		W, H                               int
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	out := make([]refImage, len(m))
+	for i, e := range m {
+		out[i] = refImage{Name: e.Name, File: e.File, Mode: e.Mode, W: e.W, H: e.H,
+			Pil: read(e.Pil), PilRGB: read(e.PilRGB), CV2: read(e.CV2)}
+	}
+	return out
+}
+
+// diff counts the values of a and b that differ and their largest
+// difference.
+type diff struct {
+	n, total, max int
+}
+
+func (d *diff) add(a, b []byte) {
+	for i := range a {
+		if a[i] != b[i] {
+			d.n++
+			d.max = max(d.max, int(a[i])-int(b[i]), int(b[i])-int(a[i]))
+		}
+	}
+	d.total += len(a)
+}
+
+func (d diff) String() string {
+	return fmt.Sprintf("max %d, %d of %d values differ (%.2f%%)", d.max, d.n, d.total, 100*float64(d.n)/float64(max(d.total, 1)))
+}
+
+// pixels returns img's samples as PIL lays out its mode: L (gray), RGB or
+// CMYK, and PIL's mode name.
+func pixels(img image.Image) (mode string, pix []byte) {
+	b := img.Bounds()
+	switch m := img.(type) {
+	case *image.Gray:
+		return "L", m.Pix
+	case *image.CMYK:
+		return "CMYK", m.Pix
+	case *image.RGBA:
+		pix = make([]byte, 0, 3*b.Dx()*b.Dy())
+		for i := 0; i < len(m.Pix); i += 4 {
+			pix = append(pix, m.Pix[i:i+3]...)
+		}
+		return "RGB", pix
+	}
+	// Go's image/jpeg: any type, through RGBA().
+	pix = make([]byte, 0, 3*b.Dx()*b.Dy())
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			pix = append(pix, uint8(r>>8), uint8(g>>8), uint8(bl>>8))
+		}
+	}
+	return "RGB", pix
+}
+
+// toRGB replicates gray samples to RGB; other modes are returned as they are.
+func toRGB(mode string, pix []byte) []byte {
+	if mode != "L" {
+		return pix
+	}
+	out := make([]byte, 0, 3*len(pix))
+	for _, v := range pix {
+		out = append(out, v, v, v)
+	}
+	return out
+}
+
+// check decodes each reference file with Decode and with image/jpeg, fails
+// the test where Decode is not bit-exact with PIL (and with OpenCV, except
+// for CMYK, which OpenCV converts to RGB with its own formula), and logs the
+// differences.
+func check(t *testing.T, refs []refImage) (before, after diff) {
+	for _, r := range refs {
+		data, err := os.ReadFile(r.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := Decode(bytes.NewReader(data))
+		if err != nil {
+			t.Errorf("%s: %v", r.Name, err)
+			continue
+		}
+		if b := img.Bounds(); b.Dx() != r.W || b.Dy() != r.H {
+			t.Errorf("%s: %dx%d, want %dx%d", r.Name, b.Dx(), b.Dy(), r.W, r.H)
+			continue
+		}
+		mode, pix := pixels(img)
+		if mode != r.Mode {
+			t.Errorf("%s: mode %s, PIL's is %s", r.Name, mode, r.Mode)
+			continue
+		}
+		var pil, cv diff
+		pil.add(pix, r.Pil)
+		if pil.n != 0 {
+			t.Errorf("%s (%s, %dx%d): differs from PIL: %v", r.Name, mode, r.W, r.H, pil)
+		}
+		if mode != "CMYK" {
+			cv.add(toRGB(mode, pix), r.CV2)
+			if cv.n != 0 {
+				t.Errorf("%s (%s): differs from cv2.imdecode: %v", r.Name, mode, cv)
+			}
+			after.add(toRGB(mode, pix), r.PilRGB)
+		}
+		if std, err := stdjpeg.Decode(bytes.NewReader(data)); err == nil && mode != "CMYK" {
+			spix := toRGB(pixels(std))
+			var d diff
+			d.add(spix, r.PilRGB)
+			before.add(spix, r.PilRGB)
+			t.Logf("%-24s %-4s %4dx%-4d image/jpeg vs PIL: %v", r.Name, mode, r.W, r.H, d)
+		} else if err != nil {
+			t.Logf("%-24s %-4s %4dx%-4d image/jpeg: %v", r.Name, mode, r.W, r.H, err)
+		}
+	}
+	return before, after
+}
+
+func TestGenerated(t *testing.T) {
+	refs := references(t, "gen")
+	if len(refs) < 30 {
+		t.Fatalf("jpegref.py made %d files", len(refs))
+	}
+	before, after := check(t, refs)
+	t.Logf("all generated files, RGB: image/jpeg vs PIL %v; Decode vs PIL %v", before, after)
+}
+
+func TestDemoPhotos(t *testing.T) {
+	photos, err := assets.DemoPhotos()
+	if err != nil {
+		t.Skip(err)
+	}
+	var jpegs []string
+	for _, p := range photos {
+		if ext := strings.ToLower(filepath.Ext(p)); ext == ".jpg" || ext == ".jpeg" {
+			jpegs = append(jpegs, p)
+		}
+	}
+	before, after := check(t, references(t, "ref", jpegs...))
+	t.Logf("%d demo photos: image/jpeg vs PIL %v; Decode vs PIL %v", len(jpegs), before, after)
+}
