@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	"image/color"
 	stdjpeg "image/jpeg"
 	"os"
 	"os/exec"
@@ -91,24 +92,31 @@ func (d diff) String() string {
 // CMYK, and PIL's mode name.
 func pixels(img image.Image) (mode string, pix []byte) {
 	b := img.Bounds()
+	rows := func(p []byte, stride, bpp, keep int) []byte {
+		out := make([]byte, 0, keep*b.Dx()*b.Dy())
+		for y := 0; y < b.Dy(); y++ {
+			row := p[y*stride : y*stride+bpp*b.Dx()]
+			for x := 0; x < len(row); x += bpp {
+				out = append(out, row[x:x+keep]...)
+			}
+		}
+		return out
+	}
 	switch m := img.(type) {
 	case *image.Gray:
-		return "L", m.Pix
+		return "L", rows(m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 1, 1)
 	case *image.CMYK:
-		return "CMYK", m.Pix
+		return "CMYK", rows(m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 4, 4)
 	case *image.RGBA:
-		pix = make([]byte, 0, 3*b.Dx()*b.Dy())
-		for i := 0; i < len(m.Pix); i += 4 {
-			pix = append(pix, m.Pix[i:i+3]...)
-		}
-		return "RGB", pix
+		return "RGB", rows(m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 4, 3)
 	}
-	// Go's image/jpeg: any type, through RGBA().
+	// Go's image/jpeg's YCbCr, converted as photo.FromImage did with it.
+	m := img.(*image.YCbCr)
 	pix = make([]byte, 0, 3*b.Dx()*b.Dy())
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
-			r, g, bl, _ := img.At(x, y).RGBA()
-			pix = append(pix, uint8(r>>8), uint8(g>>8), uint8(bl>>8))
+			r, g, bl := color.YCbCrToRGB(m.Y[m.YOffset(x, y)], m.Cb[m.COffset(x, y)], m.Cr[m.COffset(x, y)])
+			pix = append(pix, r, g, bl)
 		}
 	}
 	return "RGB", pix

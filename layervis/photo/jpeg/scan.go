@@ -9,7 +9,6 @@
 
 package jpeg
 
-
 // makePlanes allocates the sample planes, padded to whole MCUs.
 func (d *decoder) makePlanes() {
 	for i := 0; i < d.nComp; i++ {
