@@ -2,71 +2,18 @@ package jpeg
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
 	stdjpeg "image/jpeg"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/layervis/layervis/layervis/assets"
-	"github.com/layervis/layervis/layervis/internal/pyref"
+	"github.com/layervis/layervis/layervis/photo/internal/jpegref"
 )
-
-// refModules are the Python modules of testdata/jpegref.py.
-var refModules = []string{"PIL", "cv2", "numpy"}
-
-// refImage is one entry of jpegref.py's manifest.
-type refImage struct {
-	Name, File, Mode string
-	W, H             int
-	Pil, PilRGB, CV2 []byte // raw decodes: PIL's mode, PIL's RGB, OpenCV's RGB
-}
-
-// references runs jpegref.py (op "gen" or "ref" with JPEG paths) and loads
-// its manifest and raw decodes.
-func references(t *testing.T, op string, files ...string) []refImage {
-	t.Helper()
-	if op == "gen" {
-		if _, err := exec.LookPath("cjpeg"); err != nil {
-			msg := "cjpeg not found (apt-get install libjpeg-turbo-progs, or scripts/deps.sh)"
-			if os.Getenv("CI") != "" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
-	}
-	dir := t.TempDir()
-	pyref.RunModules(t, refModules, filepath.Join("testdata", "jpegref.py"), append([]string{op, dir}, files...)...)
-	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m []struct {
-		Name, File, Mode, Pil, PilRGB, CV2 string
-		W, H                               int
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	read := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	out := make([]refImage, len(m))
-	for i, e := range m {
-		out[i] = refImage{Name: e.Name, File: e.File, Mode: e.Mode, W: e.W, H: e.H,
-			Pil: read(e.Pil), PilRGB: read(e.PilRGB), CV2: read(e.CV2)}
-	}
-	return out
-}
 
 // diff counts the values of a and b that differ and their largest
 // difference.
@@ -138,7 +85,7 @@ func toRGB(mode string, pix []byte) []byte {
 // the test where Decode is not bit-exact with PIL (and with OpenCV, except
 // for CMYK, which OpenCV converts to RGB with its own formula), and logs the
 // differences.
-func check(t *testing.T, refs []refImage) (before, after diff) {
+func check(t *testing.T, refs []jpegref.Image) (before, after diff) {
 	for _, r := range refs {
 		data, err := os.ReadFile(r.File)
 		if err != nil {
@@ -159,7 +106,7 @@ func check(t *testing.T, refs []refImage) (before, after diff) {
 			continue
 		}
 		var pil, cv diff
-		pil.add(pix, r.Pil)
+		pil.add(pix, r.PIL)
 		if pil.n != 0 {
 			t.Errorf("%s (%s, %dx%d): differs from PIL: %v", r.Name, mode, r.W, r.H, pil)
 		}
@@ -168,13 +115,13 @@ func check(t *testing.T, refs []refImage) (before, after diff) {
 			if cv.n != 0 {
 				t.Errorf("%s (%s): differs from cv2.imdecode: %v", r.Name, mode, cv)
 			}
-			after.add(toRGB(mode, pix), r.PilRGB)
+			after.add(toRGB(mode, pix), r.PILRGB)
 		}
 		if std, err := stdjpeg.Decode(bytes.NewReader(data)); err == nil && mode != "CMYK" {
 			spix := toRGB(pixels(std))
 			var d diff
-			d.add(spix, r.PilRGB)
-			before.add(spix, r.PilRGB)
+			d.add(spix, r.PILRGB)
+			before.add(spix, r.PILRGB)
 			t.Logf("%-24s %-4s %4dx%-4d image/jpeg vs PIL: %v", r.Name, mode, r.W, r.H, d)
 		} else if err != nil {
 			t.Logf("%-24s %-4s %4dx%-4d image/jpeg: %v", r.Name, mode, r.W, r.H, err)
@@ -184,7 +131,7 @@ func check(t *testing.T, refs []refImage) (before, after diff) {
 }
 
 func TestGenerated(t *testing.T) {
-	refs := references(t, "gen")
+	refs := jpegref.Generate(t)
 	if len(refs) < 30 {
 		t.Fatalf("jpegref.py made %d files", len(refs))
 	}
@@ -203,6 +150,6 @@ func TestDemoPhotos(t *testing.T) {
 			jpegs = append(jpegs, p)
 		}
 	}
-	before, after := check(t, references(t, "ref", jpegs...))
+	before, after := check(t, jpegref.Decode(t, jpegs...))
 	t.Logf("%d demo photos: image/jpeg vs PIL %v; Decode vs PIL %v", len(jpegs), before, after)
 }

@@ -1,12 +1,13 @@
 """Reference JPEG decodes by libjpeg-turbo through PIL and OpenCV.
 
 Usage:
-  jpegref.py gen OUTDIR         encode test JPEGs (cjpeg and PIL) into OUTDIR
-  jpegref.py ref OUTDIR JPEG... decode the given JPEG files
+  jpegref.py gen OUTDIR [NAME...]  encode the test JPEGs (cjpeg and PIL), or
+                                   those named, into OUTDIR, and decode them
+  jpegref.py ref OUTDIR JPEG...     decode the given JPEG files
 
-Both write OUTDIR/manifest.json: a list of {name, file, w, h, mode, pil,
-pilrgb, cv2}, where file is the JPEG, mode PIL's mode (L, RGB or CMYK), and
-pil, pilrgb and cv2 name raw 8-bit files in OUTDIR: PIL's decode in its own
+Both write OUTDIR/manifest.json: a list of {name, file, w, h, mode, PIL,
+PILRGB, CV2}, where file is the JPEG, mode PIL's mode (L, RGB or CMYK), and
+PIL, PILRGB and CV2 name raw 8-bit files in OUTDIR: PIL's decode in its own
 mode, PIL's .convert("RGB") and cv2.imdecode(IMREAD_COLOR |
 IMREAD_IGNORE_ORIENTATION) as RGB, each row-major, channels interleaved.
 """
@@ -68,9 +69,11 @@ def adobe_transform(t):
     return fn
 
 
-def gen(outdir):
+def gen(outdir, only):
+    """Writes the test JPEGs (those named in only, if any) to outdir."""
     big = synthetic(75, 53, 1)
-    files = []
+    pil = Image.fromarray(big)
+    makers = {}
     for name, args in [
         ("444", ["-sample", "1x1"]),
         ("422", ["-sample", "2x1"]),
@@ -88,17 +91,20 @@ def gen(outdir):
         ("gray-progressive", ["-grayscale", "-progressive", "-restart", "2B"]),
         ("rgb", ["-rgb"]),
     ]:
-        files.append(cjpeg(outdir, name, big, args))
+        makers[name] = lambda name=name, args=args: cjpeg(outdir, name, big, args)
     for w, h in [(1, 1), (2, 2), (3, 3), (4, 5), (5, 4), (6, 17), (17, 9)]:
-        files.append(cjpeg(outdir, f"tiny{w}x{h}-420", synthetic(w, h, w * h), ["-sample", "2x2"]))
-        files.append(cjpeg(outdir, f"tiny{w}x{h}-440", synthetic(w, h, w * h), ["-sample", "1x2"]))
-    pil = Image.fromarray(big)
-    files.append(pil_save(outdir, "pil-420-progressive", pil, quality=75, progressive=True, optimize=True))
-    files.append(pil_save(outdir, "pil-422", pil, quality=85, subsampling=1))
-    cmyk = pil_save(outdir, "cmyk", pil.convert("CMYK"), quality=90)
-    files.append(cmyk)
-    files.append(patch(outdir, "ycck", cmyk, adobe_transform(2)))
-    return files
+        for s, f in [("420", "2x2"), ("440", "1x2")]:
+            name = f"tiny{w}x{h}-{s}"
+            makers[name] = lambda name=name, w=w, h=h, f=f: cjpeg(outdir, name, synthetic(w, h, w * h), ["-sample", f])
+    makers["pil-420-progressive"] = lambda: pil_save(outdir, "pil-420-progressive", pil, quality=75, progressive=True, optimize=True)
+    makers["pil-422"] = lambda: pil_save(outdir, "pil-422", pil, quality=85, subsampling=1)
+    makers["cmyk"] = lambda: pil_save(outdir, "cmyk", pil.convert("CMYK"), quality=90)
+    makers["ycck"] = lambda: patch(outdir, "ycck", pil_save(outdir, "cmyk-for-ycck", pil.convert("CMYK"), quality=90),
+                                   adobe_transform(2))
+    unknown = set(only) - set(makers)
+    if unknown:
+        raise SystemExit(f"unknown test files {sorted(unknown)}")
+    return [make() for name, make in makers.items() if not only or name in only]
 
 
 def ref(outdir, files):
@@ -112,8 +118,8 @@ def ref(outdir, files):
             native, rgb = im.tobytes(), im.convert("RGB").tobytes()
         bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
         entry = {"name": name, "file": os.path.abspath(path), "w": w, "h": h, "mode": mode}
-        for key, raw in [("pil", native), ("pilrgb", rgb), ("cv2", bgr[..., ::-1].tobytes())]:
-            entry[key] = f"{i:03d}.{key}"
+        for key, raw in [("PIL", native), ("PILRGB", rgb), ("CV2", bgr[..., ::-1].tobytes())]:
+            entry[key] = f"{i:03d}.{key.lower()}"
             open(os.path.join(outdir, entry[key]), "wb").write(raw)
         out.append(entry)
     with open(os.path.join(outdir, "manifest.json"), "w") as f:
@@ -123,7 +129,7 @@ def ref(outdir, files):
 def main():
     op, outdir = sys.argv[1], sys.argv[2]
     if op == "gen":
-        ref(outdir, gen(outdir))
+        ref(outdir, gen(outdir, sys.argv[3:]))
     elif op == "ref":
         ref(outdir, sys.argv[3:])
     else:
