@@ -624,6 +624,19 @@ func FuzzDecode(f *testing.F) {
 	f.Add(mustB64(f, webpLossy))
 	f.Add(mustB64(f, webpLosslessAlpha))
 	f.Add(mustB64(f, webpLossyAlpha))
+	// JPEG files of every colour space and unusual layouts (see
+	// jpeg/decode_test.go).
+	jpegs, err := filepath.Glob(filepath.Join("jpeg", "testdata", "*.jpg"))
+	if err != nil || len(jpegs) == 0 {
+		f.Fatalf("no jpeg/testdata/*.jpg: %v", err)
+	}
+	for _, p := range jpegs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Add(pngHeader(100000, 100000))
 	f.Add([]byte("GIF89a\x00\x00\x00\x00\x00\x00\x00;"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -606,6 +606,10 @@ func (d *decoder) decode(r io.Reader, configOnly bool) (image.Image, error) {
 			err = d.processApp0Marker(n)
 		case app14Marker:
 			err = d.processApp14Marker(n)
+		case 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf: // SOF9-SOF11, SOF13-SOF15.
+			err = UnsupportedError("arithmetic coding")
+		case 0xc3, 0xc5, 0xc6, 0xc7: // SOF3, SOF5-SOF7.
+			err = UnsupportedError("lossless or hierarchical JPEG")
 		default:
 			if app0Marker <= marker && marker <= app15Marker || marker == comMarker {
 				err = d.ignore(n)
