@@ -4,8 +4,10 @@
 // # Formats
 //
 // [Load], [LoadLimit], [Decode] and [DecodeLimit] read PNG, JPEG, GIF, BMP,
-// TIFF and WebP. Importing this package registers those decoders with the
-// standard image package. Of an animated GIF only the first frame is read,
+// TIFF and WebP. Importing this package registers the decoders of the
+// formats other than JPEG with the standard image package; JPEG is read by
+// package [github.com/layervis/layervis/layervis/photo/jpeg] (see below),
+// whatever JPEG decoder is registered. Of an animated GIF only the first frame is read,
 // at the frame's own bounds: a first frame smaller than the GIF's logical
 // screen is returned without the background around it.
 //
@@ -39,8 +41,8 @@
 //     to the same 8-bit RGB as libjpeg-turbo with its default settings,
 //     which is what PIL's Image.open(...).convert("RGB") and cv2.imread
 //     produce (so a PyTorch pipeline's input), then divided by 255. Go's
-//     image/jpeg differs from them by up to about 20 levels on a quarter
-//     of the values of a typical photo.
+//     image/jpeg differs from them on a quarter of the values of the demo
+//     photos, by up to 36 levels.
 //   - CMYK (JPEG, TIFF) is converted to 8-bit RGB as PIL's convert("RGB")
 //     does: R = (255−K) − round((255−K)·C/255), and so on. OpenCV uses
 //     another formula, 1 level away on many values.
@@ -54,8 +56,10 @@
 //     can differ from libwebp's by a few levels.
 //   - Any other image type is read through its color.Color values.
 //
-// EXIF orientation tags are ignored: a JPEG from a phone camera that relies
-// on its orientation tag comes out as stored, possibly rotated.
+// EXIF orientation tags are ignored, as PIL's Image.open does (cv2.imread
+// applies them unless given cv2.IMREAD_IGNORE_ORIENTATION): a JPEG from a
+// phone camera that relies on its orientation tag comes out as stored,
+// possibly rotated.
 //
 // # Resizing
 //

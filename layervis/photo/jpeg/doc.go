@@ -2,8 +2,9 @@
 // its default settings, which is what PIL (Image.open(...).convert("RGB")),
 // cv2.imread and so most PyTorch and TensorFlow input pipelines produce. Go's
 // image/jpeg uses another inverse DCT, another chroma upsampling and another
-// YCbCr→RGB rounding, and differs from libjpeg by up to about 20 levels on a
-// large share of the values of a typical photo.
+// YCbCr→RGB rounding: on layervis's 19 JPEG demo photos it differs from
+// libjpeg on 24% of the values, by up to 36 levels in the three with 4:4:0
+// chroma and up to 4 levels in the sixteen with 4:4:4 chroma.
 //
 // What is reproduced, after the bitstream decoding taken from Go's
 // image/jpeg (baseline, extended sequential and progressive Huffman-coded
