@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	stdjpeg "image/jpeg"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,4 +153,35 @@ func TestDemoPhotos(t *testing.T) {
 	}
 	before, after := check(t, jpegref.Decode(t, jpegs...))
 	t.Logf("%d demo photos: image/jpeg vs PIL %v; Decode vs PIL %v", len(jpegs), before, after)
+}
+
+// BenchmarkDecode decodes a demo photo with Decode and with image/jpeg.
+func BenchmarkDecode(b *testing.B) {
+	var files []string
+	for _, name := range []string{"dog.jpg", "cat.jpg"} { // 4:4:0 baseline, 4:4:4 progressive
+		p, err := assets.DemoPhoto(name)
+		if err != nil {
+			b.Skip(err)
+		}
+		files = append(files, p)
+	}
+	for _, p := range files {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, dec := range []struct {
+			name string
+			fn   func(io.Reader) (image.Image, error)
+		}{{"layervis", Decode}, {"image-jpeg", stdjpeg.Decode}} {
+			b.Run(filepath.Base(p)+"/"+dec.name, func(b *testing.B) {
+				b.SetBytes(int64(len(data)))
+				for b.Loop() {
+					if _, err := dec.fn(bytes.NewReader(data)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
 }
