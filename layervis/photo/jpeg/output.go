@@ -14,21 +14,21 @@ func (d *decoder) output() image.Image {
 	for i := 0; i < d.nComp; i++ {
 		src[i], stride[i] = d.upsample(i)
 	}
+	// row returns row y of component i.
+	row := func(i, y int) []byte { return src[i][y*stride[i] : y*stride[i]+w] }
 	cs := d.colorSpace()
 	switch cs {
 	case gray:
 		img := image.NewGray(r)
 		for y := 0; y < h; y++ {
-			copy(img.Pix[y*img.Stride:y*img.Stride+w], src[0][y*stride[0]:])
+			copy(img.Pix[y*img.Stride:], row(0, y))
 		}
 		return img
 	case yCbCr, rgb:
 		img := image.NewRGBA(r)
 		for y := 0; y < h; y++ {
 			out := img.Pix[y*img.Stride : y*img.Stride+4*w]
-			c0 := src[0][y*stride[0] : y*stride[0]+w]
-			c1 := src[1][y*stride[1] : y*stride[1]+w]
-			c2 := src[2][y*stride[2] : y*stride[2]+w]
+			c0, c1, c2 := row(0, y), row(1, y), row(2, y)
 			for x := range c0 {
 				p := out[4*x : 4*x+4 : 4*x+4]
 				if cs == rgb {
@@ -46,10 +46,7 @@ func (d *decoder) output() image.Image {
 	img := image.NewCMYK(r)
 	for y := 0; y < h; y++ {
 		out := img.Pix[y*img.Stride : y*img.Stride+4*w]
-		c0 := src[0][y*stride[0] : y*stride[0]+w]
-		c1 := src[1][y*stride[1] : y*stride[1]+w]
-		c2 := src[2][y*stride[2] : y*stride[2]+w]
-		c3 := src[3][y*stride[3] : y*stride[3]+w]
+		c0, c1, c2, c3 := row(0, y), row(1, y), row(2, y), row(3, y)
 		for x := range c0 {
 			p := out[4*x : 4*x+4 : 4*x+4]
 			if cs == yCCK {

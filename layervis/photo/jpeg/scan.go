@@ -220,13 +220,8 @@ func (d *decoder) processSOS(n int) error {
 									b[unzig[zig]] = ac << al
 								} else {
 									if val0 != 0x0f {
-										d.eobRun = uint16(1 << val0)
-										if val0 != 0 {
-											bits, err := d.decodeBits(int32(val0))
-											if err != nil {
-												return err
-											}
-											d.eobRun |= uint16(bits)
+										if err := d.decodeEOBRun(val0); err != nil {
+											return err
 										}
 										d.eobRun--
 										break
@@ -315,13 +310,8 @@ func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) er
 			switch val1 {
 			case 0:
 				if val0 != 0x0f {
-					d.eobRun = uint16(1 << val0)
-					if val0 != 0 {
-						bits, err := d.decodeBits(int32(val0))
-						if err != nil {
-							return err
-						}
-						d.eobRun |= uint16(bits)
+					if err := d.decodeEOBRun(val0); err != nil {
+						return err
 					}
 					break loop
 				}
@@ -355,6 +345,20 @@ func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) er
 		if _, err := d.refineNonZeroes(b, zig, zigEnd, -1, delta); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// decodeEOBRun sets d.eobRun from an EOBn code (n = val0) and the n bits
+// that follow it, as specified in section G.1.2.2.
+func (d *decoder) decodeEOBRun(val0 uint8) error {
+	d.eobRun = uint16(1 << val0)
+	if val0 != 0 {
+		bits, err := d.decodeBits(int32(val0))
+		if err != nil {
+			return err
+		}
+		d.eobRun |= uint16(bits)
 	}
 	return nil
 }
