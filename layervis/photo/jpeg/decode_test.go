@@ -12,8 +12,9 @@ import (
 )
 
 // seeds returns the small JPEG files in testdata, made with cjpeg and PIL:
-// progressive 4:2:0 with restart markers, sampling factors 3x2/1x1/1x2,
-// RGB 4:4:0, progressive grayscale, CMYK and YCCK.
+// progressive 4:2:0 with restart markers, progressive 4:2:0 with only its
+// first 2 scans (block smoothing), sampling factors 3x2/1x1/1x2, RGB 4:4:0,
+// progressive grayscale, CMYK and YCCK.
 func seeds(t testing.TB) map[string][]byte {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.jpg"))
 	if err != nil || len(files) == 0 {
@@ -45,6 +46,7 @@ func TestSeeds(t *testing.T) {
 	want := map[string]color.Model{
 		"cmyk.jpg": color.CMYKModel, "ycck.jpg": color.CMYKModel, "gray-progressive.jpg": color.GrayModel,
 		"progressive-restart-420.jpg": color.RGBAModel, "rgb-440.jpg": color.RGBAModel, "sampling-32.jpg": color.RGBAModel,
+		"progressive-2-scans-420.jpg": color.RGBAModel,
 	}
 	for name, b := range seeds(t) {
 		cfg, err := DecodeConfig(bytes.NewReader(b))

@@ -21,7 +21,16 @@
 //     constant ONE_HALF);
 //   - libjpeg's choice of colour space (jdapimin.c): JFIF marker, Adobe
 //     APP14 transform flag, then the component identifiers; YCCK converted
-//     to CMYK as jdcolor.c does.
+//     to CMYK as jdcolor.c does;
+//   - block smoothing (jdcoefct.c, do_block_smoothing), which applies only
+//     to progressive files whose scans leave some of the first nine AC
+//     coefficients not fully refined, such as a progressive download cut
+//     short at a scan boundary. It follows libjpeg-turbo 2.1 (Debian 12
+//     ships 2.1.5). libjpeg-turbo 3.0.1 changed which block rows it uses
+//     near iMCU row boundaries for components with a vertical sampling
+//     factor of 2, so for such files (4:2:0 progressive, incomplete) PIL or
+//     OpenCV builds that bundle libjpeg-turbo 3 give slightly different
+//     pixels. Complete files are not smoothed by any version.
 //
 // Decode returns *image.Gray for grayscale, *image.RGBA (opaque) for YCbCr
 // and RGB files, and *image.CMYK for CMYK and YCCK files. libjpeg hands the
@@ -29,12 +38,18 @@
 // them (raw mode "CMYK;I"); image.CMYK holds the ink amounts, 255 minus
 // libjpeg's values, which are PIL's CMYK values.
 //
-// Not reproduced: libjpeg's block smoothing, which applies only to
-// progressive files whose scans leave some of the first nine AC coefficients
-// not fully refined (no common encoder writes such files); its recovery from
-// corrupt or truncated data (Decode returns an error where libjpeg warns and
-// fills in gray); arithmetic coding, lossless and 12-bit JPEG (errors); DCT
-// scaling and the other non-default decompression options.
+// Not reproduced: libjpeg's recovery from corrupt data or data cut short
+// inside a scan (Decode returns an error where libjpeg warns and goes on;
+// PIL then raises "image file is truncated" by default too); arithmetic
+// coding, lossless and 12-bit JPEG (errors); DCT scaling and the other
+// non-default decompression options. Where corrupt data drive the inverse
+// DCT out of range, libjpeg-turbo's C code and its x86 SIMD code disagree;
+// Decode clamps, as the SIMD code that PIL and OpenCV run on x86-64 does.
+//
+// Verified bit-exact against PIL 9.4 and OpenCV 4.6 with libjpeg-turbo
+// 2.1.5 (Debian 12) on the demo photos, on generated files of every
+// sampling, colour space and progression above, and on the JPEG files of
+// Go's image/testdata.
 //
 // The bitstream decoder is a modified copy of Go's image/jpeg (BSD licence,
 // see LICENSE-go). The IDCT, upsampling and colour conversion follow

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -184,4 +185,16 @@ func BenchmarkDecode(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestGoTestdata checks the JPEG files of Go's image/testdata: 4:1:0 to
+// 4:4:4, progressive, restart markers, CMYK, a progressive file missing its
+// last scans (block smoothing) and more.
+func TestGoTestdata(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(runtime.GOROOT(), "src", "image", "testdata", "*.jpeg"))
+	if len(files) == 0 {
+		t.Skipf("no JPEG files in %s", filepath.Join(runtime.GOROOT(), "src", "image", "testdata"))
+	}
+	before, after := check(t, jpegref.Decode(t, files...))
+	t.Logf("%d files: image/jpeg vs PIL %v; Decode vs PIL %v", len(files), before, after)
 }

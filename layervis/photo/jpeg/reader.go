@@ -152,7 +152,14 @@ type decoder struct {
 	progCoeffs [maxComponents][]block // Saved state between progressive-mode scans.
 	huff       [maxTc + 1][maxTh + 1]huffman
 	quant      [maxTq + 1]block // Quantization tables, in zig-zag order.
-	tmp        [2 * blockSize]byte
+	// compQuant[i] is component i's quantization table, copied when its
+	// first scan starts (libjpeg's jdinput.c, latch_quant_tables), or nil.
+	compQuant [maxComponents]*block
+	// coefBits[i][k] is the successive approximation bit position Al of
+	// component i's coefficient k (zig-zag order) after the scans so far,
+	// or -1 before any scan sent it (libjpeg's coef_bits).
+	coefBits [maxComponents][smoothCoefs]int
+	tmp      [2 * blockSize]byte
 }
 
 // fill fills up the d.bytes.buf buffer from the underlying io.Reader. It

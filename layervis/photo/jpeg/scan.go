@@ -125,11 +125,24 @@ func (d *decoder) processSOS(n int) error {
 	if !d.sawSOS {
 		d.makePlanes()
 		d.sawSOS = true
-		if d.progressive {
-			// Coefficients that no scan sends stay zero, as in libjpeg.
-			for i := 0; i < d.nComp; i++ {
+		for i := 0; i < d.nComp; i++ {
+			if d.progressive {
+				// Coefficients that no scan sends stay zero, as in libjpeg.
 				d.progCoeffs[i] = make([]block, d.mxx*d.myy*d.comp[i].h*d.comp[i].v)
 			}
+			for k := range d.coefBits[i] {
+				d.coefBits[i][k] = -1
+			}
+		}
+	}
+	for i := 0; i < nComp; i++ {
+		ci := scan[i].compIndex
+		if d.compQuant[ci] == nil {
+			q := d.quant[d.comp[ci].tq]
+			d.compQuant[ci] = &q
+		}
+		for k := zigStart; k <= min(zigEnd, smoothCoefs-1); k++ {
+			d.coefBits[ci][k] = int(al)
 		}
 	}
 
@@ -392,6 +405,10 @@ func (d *decoder) refineNonZeroes(b *block, zig, zigEnd, nz, delta int32) (int32
 }
 
 func (d *decoder) reconstructProgressiveImage() {
+	if d.smoothingUseful() {
+		d.reconstructSmoothed()
+		return
+	}
 	for i := 0; i < d.nComp; i++ {
 		c := &d.comp[i]
 		stride := d.mxx * c.h
@@ -406,8 +423,14 @@ func (d *decoder) reconstructProgressiveImage() {
 // reconstructBlock dequantizes b, performs libjpeg's islow inverse DCT and
 // stores the block's samples to the component's plane.
 func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) {
+	q := d.compQuant[compIndex]
+	if q == nil {
+		// No scan has sent the component: libjpeg's dequantization table
+		// stays zero.
+		q = &block{}
+	}
 	stride := d.stride[compIndex]
-	idctIslow(b, &d.quant[d.comp[compIndex].tq], d.plane[compIndex][8*(by*stride+bx):], stride)
+	idctIslow(b, q, d.plane[compIndex][8*(by*stride+bx):], stride)
 }
 
 // findRST advances past the next RST restart marker that matches expectedRST.

@@ -69,6 +69,28 @@ def adobe_transform(t):
     return fn
 
 
+def first_scans(k):
+    """Keeps the tables and the first k scans of a progressive JPEG, then
+    ends it (EOI): a complete file whose coefficients are not all refined."""
+    def fn(data):
+        i, scans = 2, 0
+        while True:
+            if data[i] != 0xFF:
+                raise SystemExit("bad marker")
+            marker = data[i + 1]
+            if marker == 0xDA:
+                if scans == k:
+                    return data[:i] + b"\xff\xd9"
+                scans += 1
+            if marker == 0xD9:
+                return data
+            i += 2 + (data[i + 2] << 8 | data[i + 3])
+            if marker == 0xDA:  # skip the entropy-coded data
+                while not (data[i] == 0xFF and data[i + 1] not in (0,) and not 0xD0 <= data[i + 1] <= 0xD7):
+                    i += 1
+    return fn
+
+
 def gen(outdir, only):
     """Writes the test JPEGs (those named in only, if any) to outdir."""
     big = synthetic(75, 53, 1)
@@ -101,6 +123,11 @@ def gen(outdir, only):
     makers["cmyk"] = lambda: pil_save(outdir, "cmyk", pil.convert("CMYK"), quality=90)
     makers["ycck"] = lambda: patch(outdir, "ycck", pil_save(outdir, "cmyk-for-ycck", pil.convert("CMYK"), quality=90),
                                    adobe_transform(2))
+    # Progressive files cut after k scans: libjpeg smooths their blocks.
+    for k in (1, 2, 4, 6, 9):
+        name = f"progressive-{k}-scans"
+        makers[name] = lambda name=name, k=k: patch(outdir, name, cjpeg(outdir, name + "-full", big, ["-progressive"]),
+                                                    first_scans(k))
     unknown = set(only) - set(makers)
     if unknown:
         raise SystemExit(f"unknown test files {sorted(unknown)}")
