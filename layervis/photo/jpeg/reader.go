@@ -90,13 +90,6 @@ var unzig = [blockSize]int{
 	53, 60, 61, 54, 47, 55, 62, 63,
 }
 
-// Deprecated: Reader is not used by the [image/jpeg] package and should
-// not be used by others. It is kept for compatibility.
-type Reader interface {
-	io.ByteReader
-	io.Reader
-}
-
 // bits holds the unprocessed bits that have been taken from the byte-stream.
 // The n least significant bits of a form the unread bits, to be read in MSB to
 // LSB order.
@@ -677,14 +670,20 @@ func (d *decoder) colorSpace() colorSpace {
 	return cmyk
 }
 
-// Decode reads a JPEG image from r and returns it as an [image.Image].
+// Decode reads a JPEG image from r and returns it as libjpeg-turbo decodes
+// it with its default settings (see the package documentation): an
+// *image.Gray, an *image.RGBA with opaque alpha, or an *image.CMYK. It reads
+// r up to the end of the image. Decode allocates memory for the whole image
+// as its header declares it (up to 65535×65535 pixels): check the size with
+// [DecodeConfig] first when the input is not trusted.
 func Decode(r io.Reader) (image.Image, error) {
 	var d decoder
 	return d.decode(r, false)
 }
 
 // DecodeConfig returns the color model and dimensions of a JPEG image without
-// decoding the entire image.
+// decoding the entire image: color.GrayModel, color.RGBAModel or
+// color.CMYKModel, the model of the image that [Decode] returns.
 func DecodeConfig(r io.Reader) (image.Config, error) {
 	var d decoder
 	if _, err := d.decode(r, true); err != nil {
