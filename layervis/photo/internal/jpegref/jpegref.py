@@ -123,6 +123,12 @@ def gen(outdir, only):
     makers["cmyk"] = lambda: pil_save(outdir, "cmyk", pil.convert("CMYK"), quality=90)
     makers["ycck"] = lambda: patch(outdir, "ycck", pil_save(outdir, "cmyk-for-ycck", pil.convert("CMYK"), quality=90),
                                    adobe_transform(2))
+    # Sequential, one scan per component (non-interleaved, with restarts).
+    def noninterleaved():
+        script = os.path.join(outdir, "scans.txt")
+        open(script, "w").write("0;\n1;\n2;\n")
+        return cjpeg(outdir, "420-noninterleaved", big, ["-sample", "2x2", "-scans", script, "-restart", "2B"])
+    makers["420-noninterleaved"] = noninterleaved
     # Progressive files cut after k scans: libjpeg smooths their blocks.
     for k in (1, 2, 4, 6, 9):
         name = f"progressive-{k}-scans"
