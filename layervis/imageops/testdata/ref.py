@@ -35,6 +35,27 @@ def op_blur(a):
     return {"pix": out}
 
 
+def op_blur_digests(a):
+    # cv2.GaussianBlur as imgaug 0.4's GaussianBlur calls it on a float32
+    # image: ksize 5 for every sigma below 1.5, sigmaX = sigmaY = the float32
+    # sigma, BORDER_REFLECT_101. One SHA-256 digest of the float32 output per
+    # image and sigma.
+    import hashlib
+    import cv2
+    k = a["ksize"]
+    out = []
+    for case in a["images"]:
+        img = np.load(case["path"]).astype(np.float32)
+        row = []
+        for s in a["sigmas"]:
+            s = np.float32(s)
+            b = cv2.GaussianBlur(img, (k, k), sigmaX=float(s), sigmaY=float(s),
+                                 borderType=cv2.BORDER_REFLECT_101)
+            row.append(hashlib.sha256(np.ascontiguousarray(b, dtype="<f4").tobytes()).hexdigest())
+        out.append(row)
+    return {"digests": out}
+
+
 def op_bregman(a):
     import skimage
     from skimage.restoration import denoise_tv_bregman
