@@ -64,7 +64,7 @@ func hostStates(k, size, n int) (blur, denoise []float32) {
 				r := math.Hypot(float64(x)-c, float64(y)-c) / c
 				centre := math.Max(0, 1-r)
 				for ch := range 3 {
-					v := 128 + 70*math.Sin(fx*float64(x)/float64(size)*math.Pi+float64(ch+b)) *
+					v := 128 + 70*math.Sin(fx*float64(x)/float64(size)*math.Pi+float64(ch+b))*
 						math.Cos(fy*float64(y)/float64(size)*math.Pi)
 					if x > size*2/3 && y < size/4 {
 						v += 90
