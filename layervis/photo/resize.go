@@ -163,34 +163,58 @@ func areaLinearCoeffs(n int, scale, inv float64) (ofs []int, fs []float32) {
 	return ofs, fs
 }
 
-// resizeAreaLinear is OpenCV's resizeGeneric_ with linear kernels and the
-// INTER_AREA coefficients: a horizontal pass per source row, then a vertical
-// blend of two horizontally resized rows, in float32.
-func (m *RGB) resizeAreaLinear(out *RGB, scaleX, scaleY, invX, invY float64) {
-	xofs, fx := areaLinearCoeffs(out.W, scaleX, invX)
-	yofs, fy := areaLinearCoeffs(out.H, scaleY, invY)
-	// xmax: the first dx whose right neighbour sx+1 is outside the image;
-	// from there on OpenCV copies source column min(sx, W-1) unweighted.
-	xmax := out.W
-	for dx := 0; dx < out.W; dx++ {
-		if xofs[dx]+1 >= m.W {
+// areaLinearColumns is areaLinearCoeffs for the n output columns of a
+// source sw wide, with xmax, the first column whose right neighbour sx+1 is
+// outside the source: from there on OpenCV copies source column
+// min(sx, sw−1) unweighted.
+func areaLinearColumns(n, sw int, scale, inv float64) (xofs []int, fx []float32, xmax int) {
+	xofs, fx = areaLinearCoeffs(n, scale, inv)
+	xmax = n
+	for dx := 0; dx < n; dx++ {
+		if xofs[dx]+1 >= sw {
 			xmax = dx
 			break
 		}
 	}
-	for dx := xmax; dx < out.W; dx++ {
-		if xofs[dx] >= m.W-1 {
-			xofs[dx] = m.W - 1
+	for dx := xmax; dx < n; dx++ {
+		xofs[dx] = min(xofs[dx], sw-1)
+	}
+	return xofs, fx, xmax
+}
+
+// eachRowPair calls blend(dy, r0, r1) for each of the outH output rows,
+// with r0 and r1 the horizontally resized source rows yofs[dy] and
+// yofs[dy]+1 (clamped to the srcH rows), each computed once by hpass and
+// dropped once no later output row needs it.
+func eachRowPair[T any](outH, srcH int, yofs []int, hpass func(sy int) []T, blend func(dy int, r0, r1 []T)) {
+	rows := make(map[int][]T)
+	row := func(sy int) []T {
+		sy = max(0, min(sy, srcH-1))
+		r, ok := rows[sy]
+		if !ok {
+			r = hpass(sy)
+			rows[sy] = r
+		}
+		return r
+	}
+	for dy := range outH {
+		blend(dy, row(yofs[dy]), row(yofs[dy]+1))
+		for k := range rows {
+			if k < yofs[dy] {
+				delete(rows, k)
+			}
 		}
 	}
-	// Horizontally resize every source row that any output row needs.
+}
+
+// resizeAreaLinear is OpenCV's resizeGeneric_ with linear kernels and the
+// INTER_AREA coefficients: a horizontal pass per source row, then a vertical
+// blend of two horizontally resized rows, in float32.
+func (m *RGB) resizeAreaLinear(out *RGB, scaleX, scaleY, invX, invY float64) {
+	xofs, fx, xmax := areaLinearColumns(out.W, m.W, scaleX, invX)
+	yofs, fy := areaLinearCoeffs(out.H, scaleY, invY)
 	dw := 3 * out.W
-	hrows := make(map[int][]float32)
-	hrow := func(sy int) []float32 {
-		sy = max(0, min(sy, m.H-1))
-		if r, ok := hrows[sy]; ok {
-			return r
-		}
+	eachRowPair(out.H, m.H, yofs, func(sy int) []float32 {
 		s := m.Pix[3*m.W*sy : 3*m.W*(sy+1)]
 		r := make([]float32, dw)
 		for dx := 0; dx < xmax; dx++ {
@@ -198,31 +222,22 @@ func (m *RGB) resizeAreaLinear(out *RGB, scaleX, scaleY, invX, invY float64) {
 			a1 := fx[dx]
 			a0 := 1 - a1
 			for c := 0; c < 3; c++ {
-				r[3*dx+c] = s[sx+c]*a0 + s[sx+3+c]*a1
+				r[3*dx+c] = float32(s[sx+c]*a0) + float32(s[sx+3+c]*a1)
 			}
 		}
 		for dx := xmax; dx < out.W; dx++ {
 			sx := 3 * xofs[dx]
 			r[3*dx], r[3*dx+1], r[3*dx+2] = s[sx], s[sx+1], s[sx+2]
 		}
-		hrows[sy] = r
 		return r
-	}
-	for dy := 0; dy < out.H; dy++ {
-		s0, s1 := hrow(yofs[dy]), hrow(yofs[dy]+1)
+	}, func(dy int, s0, s1 []float32) {
 		b1 := fy[dy]
 		b0 := 1 - b1
 		o := out.Pix[dw*dy : dw*(dy+1)]
 		for i := range o {
-			o[i] = s0[i]*b0 + s1[i]*b1
+			o[i] = float32(s0[i]*b0) + float32(s1[i]*b1)
 		}
-		// Rows above the current ones are never needed again.
-		for k := range hrows {
-			if k < yofs[dy] {
-				delete(hrows, k)
-			}
-		}
-	}
+	})
 }
 
 // ResizeArea8 is [RGB.ResizeArea] for 8-bit images: m's values are
@@ -318,32 +333,14 @@ func fixedWeights(f float32) (int32, int32) {
 // coefficients for uint8 (HResizeLinear<uchar, int, short, 2048> and the
 // uint8 VResizeLinear). m and out hold 8-bit values.
 func (m *RGB) resizeAreaLinear8(out *RGB, scaleX, scaleY, invX, invY float64) {
-	xofs, fx := areaLinearCoeffs(out.W, scaleX, invX)
+	xofs, fx, xmax := areaLinearColumns(out.W, m.W, scaleX, invX)
 	yofs, fy := areaLinearCoeffs(out.H, scaleY, invY)
-	// From the first dx whose right neighbour sx+1 is outside the image,
-	// OpenCV takes source column min(sx, W-1) times 2048.
-	xmax := out.W
-	for dx := 0; dx < out.W; dx++ {
-		if xofs[dx]+1 >= m.W {
-			xmax = dx
-			break
-		}
-	}
-	a0, a1 := make([]int32, out.W), make([]int32, out.W)
-	for dx := range out.W {
-		if dx >= xmax {
-			xofs[dx] = min(xofs[dx], m.W-1)
-			continue
-		}
+	a0, a1 := make([]int32, xmax), make([]int32, xmax)
+	for dx := range xmax {
 		a0[dx], a1[dx] = fixedWeights(fx[dx])
 	}
 	dw := 3 * out.W
-	hrows := make(map[int][]int32)
-	hrow := func(sy int) []int32 {
-		sy = max(0, min(sy, m.H-1))
-		if r, ok := hrows[sy]; ok {
-			return r
-		}
+	eachRowPair(out.H, m.H, yofs, func(sy int) []int32 {
 		s := m.Pix[3*m.W*sy : 3*m.W*(sy+1)]
 		r := make([]int32, dw)
 		for dx := range out.W {
@@ -356,21 +353,13 @@ func (m *RGB) resizeAreaLinear8(out *RGB, scaleX, scaleY, invX, invY float64) {
 				}
 			}
 		}
-		hrows[sy] = r
 		return r
-	}
-	for dy := 0; dy < out.H; dy++ {
-		s0, s1 := hrow(yofs[dy]), hrow(yofs[dy]+1)
+	}, func(dy int, s0, s1 []int32) {
 		b0, b1 := fixedWeights(fy[dy])
 		o := out.Pix[dw*dy : dw*(dy+1)]
 		for i := range o {
 			v := ((b0*(s0[i]>>4))>>16 + (b1*(s1[i]>>4))>>16 + 2) >> 2
 			o[i] = float32(min(max(v, 0), 255))
 		}
-		for k := range hrows {
-			if k < yofs[dy] {
-				delete(hrows, k)
-			}
-		}
-	}
+	})
 }

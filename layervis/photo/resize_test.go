@@ -127,17 +127,43 @@ func readF32(t *testing.T, path string) []float32 {
 	return v
 }
 
+// resizeCase is one cv2.resize call: the SW×SH×3 image in file In,
+// resized to W×H into file Out.
+type resizeCase struct {
+	Name    string
+	SW, SH  int
+	W, H    int
+	In, Out string
+}
+
+// resizeWithOpenCV runs cv2.resize(..., interpolation=cv2.INTER_AREA) with
+// python py on each case's raw image of dtype ("<f4" or "u1"), writing the
+// same dtype.
+func resizeWithOpenCV(t *testing.T, py string, cases []resizeCase, dtype string) {
+	t.Helper()
+	spec, err := json.Marshal(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := `
+import sys, json, numpy as np, cv2
+dt = np.dtype(sys.argv[2])
+for c in json.loads(sys.argv[1]):
+    a = np.fromfile(c['In'], dtype=dt).reshape(c['SH'], c['SW'], 3)
+    r = cv2.resize(a, (c['W'], c['H']), interpolation=cv2.INTER_AREA)
+    assert r.dtype == dt and r.shape == (c['H'], c['W'], 3), (r.dtype, r.shape)
+    r.tofile(c['Out'])
+`
+	if out, err := exec.Command(py, "-c", script, string(spec), dtype).CombinedOutput(); err != nil {
+		t.Fatalf("python: %v\n%s", err, out)
+	}
+}
+
 // TestResizeAreaMatchesOpenCV runs cv2.resize(..., INTER_AREA) on random
 // float32 images and compares.
 func TestResizeAreaMatchesOpenCV(t *testing.T) {
 	py := pyref.RequireModules(t, "numpy", "cv2")
-	type tcase struct {
-		Name    string
-		SW, SH  int
-		W, H    int
-		In, Out string
-	}
-	cases := []tcase{
+	cases := []resizeCase{
 		{Name: "enlarge 500x375 to 512x512", SW: 500, SH: 375, W: 512, H: 512},
 		{Name: "shrink non-integer 640x427 to 224x224", SW: 640, SH: 427, W: 224, H: 224},
 		{Name: "shrink 7x5 to 3x2", SW: 7, SH: 5, W: 3, H: 2},
@@ -168,21 +194,7 @@ func TestResizeAreaMatchesOpenCV(t *testing.T) {
 		c.Out = filepath.Join(dir, fmt.Sprintf("out%d.f32", i))
 		writeF32(t, c.In, m.Pix)
 	}
-	spec, err := json.Marshal(cases)
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := `
-import sys, json, numpy as np, cv2
-for c in json.loads(sys.argv[1]):
-    a = np.fromfile(c['In'], dtype='<f4').reshape(c['SH'], c['SW'], 3)
-    r = cv2.resize(a, (c['W'], c['H']), interpolation=cv2.INTER_AREA)
-    assert r.dtype == np.float32 and r.shape == (c['H'], c['W'], 3), (r.dtype, r.shape)
-    r.astype('<f4').tofile(c['Out'])
-`
-	if out, err := exec.Command(py, "-c", script, string(spec)).CombinedOutput(); err != nil {
-		t.Fatalf("python: %v\n%s", err, out)
-	}
+	resizeWithOpenCV(t, py, cases, "<f4")
 	for i, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			want := readF32(t, c.Out)
@@ -212,13 +224,7 @@ for c in json.loads(sys.argv[1]):
 // not) and mixed cases, at photo sizes and small ones.
 func TestResizeArea8MatchesOpenCV(t *testing.T) {
 	py := pyref.RequireModules(t, "numpy", "cv2")
-	type tcase struct {
-		Name    string
-		SW, SH  int
-		W, H    int
-		In, Out string
-	}
-	cases := []tcase{
+	cases := []resizeCase{
 		{Name: "halve 1024x1024 to 512x512", SW: 1024, SH: 1024, W: 512, H: 512},
 		{Name: "halve odd widths 14x6 to 7x3", SW: 14, SH: 6, W: 7, H: 3},
 		{Name: "shrink integer 3x 1536x1536 to 512x512", SW: 1536, SH: 1536, W: 512, H: 512},
@@ -262,21 +268,7 @@ func TestResizeArea8MatchesOpenCV(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	spec, err := json.Marshal(cases)
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := `
-import sys, json, numpy as np, cv2
-for c in json.loads(sys.argv[1]):
-    a = np.fromfile(c['In'], dtype=np.uint8).reshape(c['SH'], c['SW'], 3)
-    r = cv2.resize(a, (c['W'], c['H']), interpolation=cv2.INTER_AREA)
-    assert r.dtype == np.uint8 and r.shape == (c['H'], c['W'], 3), (r.dtype, r.shape)
-    r.tofile(c['Out'])
-`
-	if out, err := exec.Command(py, "-c", script, string(spec)).CombinedOutput(); err != nil {
-		t.Fatalf("python: %v\n%s", err, out)
-	}
+	resizeWithOpenCV(t, py, cases, "u1")
 	for i, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			want, err := os.ReadFile(c.Out)
