@@ -103,8 +103,16 @@ type Config struct {
 	// Size is the side of the square working images (the reference's 512).
 	// Every image is resized to Size×Size with OpenCV's INTER_AREA.
 	Size int `json:"size"`
-	// QuantizeInputs rounds the resized images to 8 bits, as the reference
-	// does by resizing 8-bit images (on in Compat).
+	// QuantizeInputs resizes each image as the reference resizes
+	// cv2.imread's 8-bit image: cv2.resize's uint8 INTER_AREA arithmetic,
+	// bit for bit (integer and fixed-point; see photo.RGB.ResizeArea8), so
+	// Stage A and the initial blends see whole levels (on in Compat). Off:
+	// the image is resized in float32 and keeps its fractions of a level.
+	//
+	// The host steps of Stage C compute as the reference does in both
+	// presets: the blends and the masks in float32 (in float64 the
+	// truncation to 8 bits darkens the periphery a level per blend), the
+	// blur σ rounded to float32 as imgaug passes it on.
 	QuantizeInputs bool `json:"quantize_inputs"`
 	// Clusters is K, the number of facets (the batch size of the
 	// optimization); Exemplars is M, the images blended per facet;

@@ -65,7 +65,10 @@
 //
 // [RGB.ResizeArea] reproduces OpenCV's cv2.resize(img, (w, h),
 // interpolation=cv2.INTER_AREA) on float32 data, including OpenCV's
-// bilinear fallback when enlarging. See its documentation.
+// bilinear fallback when enlarging. [RGB.ResizeArea8] reproduces the same
+// call on the image's 8-bit values (a uint8 image, as cv2.imread returns
+// it), whose integer and fixed-point arithmetic rounds differently. See
+// their documentation.
 package photo
 
 import (
