@@ -13,7 +13,9 @@
 // cores; -help lists them next to the reference's, and -reference
 // takes every setting not given from the reference. Outputs:
 // DIR/facet_XX/iteration_NNNN.png, DIR/tsne.png and DIR/report.json.
-// Ctrl-C stops the run and keeps what it made (a second Ctrl-C kills it).
+// Ctrl-C stops the run, keeps what it made and exits with status 130 (a
+// second Ctrl-C kills it). Invalid settings name the flag and its valid
+// values, and exit with status 1 (status 2 for a flag that does not parse).
 //
 // # Why the quick settings differ from the reference
 //
@@ -141,8 +143,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	o := &options{}
 	ref := mindseye.Clean()
-	fs.StringVar(&o.model, "model", "", "model: \"demo\" (the offline demo detector), a built-in architecture (resnet18 … vgg19_bn) or a TF.js model.json; default: demo, or "+fallbackModel+" with random weights if the demo is not available")
-	fs.StringVar(&o.weights, "weights", "", "weights file (.pth or .safetensors) for a built-in architecture")
+	fs.StringVar(&o.model, "model", "", "model: \"demo\" (the offline demo detector), a built-in architecture (resnet18 … vgg19_bn), a TF.js model.json or an ONNX .onnx file; default: demo, or "+fallbackModel+" with random weights if the demo is not available")
+	fs.StringVar(&o.weights, "weights", "", "weights file (.pth or .safetensors) for a built-in architecture given with -model (the demo, TF.js and ONNX models carry their own)")
 	fs.StringVar(&o.layer, "layer", "", "target layer whose pooled features define the facets; default: the model's suggestion (ResNet: layer4)")
 	fs.StringVar(&o.penalty, "penalty", "", "penalty layer (L1), usually a module's input; default: the model's suggestion (ResNet-50: layer4.2.conv3:in)")
 	fs.StringVar(&o.images, "images", "", "image folder(s) or files, comma-separated (more may follow the flags); default: the demo photos")
@@ -247,10 +249,41 @@ func main() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C kills the process
 	}()
-	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "mindseye:", err)
+	err = run(ctx, o, os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, errInterrupted):
+		os.Exit(130) // 128 + SIGINT, as a shell reports an interrupted command
+	case err != nil:
+		fmt.Fprintln(os.Stderr, message(err))
 		os.Exit(1)
 	}
+}
+
+// errInterrupted is run's error when it was stopped (Ctrl-C) after keeping
+// the outputs so far.
+var errInterrupted = errors.New("interrupted")
+
+// flags maps mindseye.Config fields to the flags that set them.
+var flags = map[string]string{
+	"Size": "size", "Clusters": "clusters", "Exemplars": "exemplars", "TopChannels": "channels",
+	"Iterations": "iterations", "SaveEvery": "save-every", "WindowStep": "window-step",
+	"LR": "lr", "Lambda": "lambda", "BlurSigma": "blur-sigma", "DenoiseWeight": "denoise-weight", "MaskSigma": "mask-sigma",
+}
+
+// message is the line an error prints as: one "mindseye:" prefix, and a
+// setting named by its flag ("-size 7: it must be ...").
+func message(err error) string {
+	var se *mindseye.SettingError
+	if errors.As(err, &se) {
+		field, end, isRange := strings.Cut(se.Field, ".")
+		if f, ok := flags[field]; ok {
+			if isRange {
+				return fmt.Sprintf("mindseye: -%s START,END: %s %v; it must be %s", f, strings.ToLower(end), se.Value, se.Want)
+			}
+			return fmt.Sprintf("mindseye: -%s %v: it must be %s", f, se.Value, se.Want)
+		}
+	}
+	return "mindseye: " + strings.TrimPrefix(err.Error(), "mindseye: ")
 }
 
 // openModel opens the model the options name. With no -model it tries the
@@ -259,6 +292,9 @@ func main() {
 func openModel(o *options, stderr io.Writer) (cnn.Model, zoo.Info, error) {
 	if o.model != "" {
 		return zoo.Open(o.model, o.weights)
+	}
+	if o.weights != "" {
+		return nil, zoo.Info{}, fmt.Errorf("-weights %s needs -model: it is for a built-in architecture (e.g. -model resnet50 -weights %s); the default model, the demo, carries its own weights", o.weights, o.weights)
 	}
 	m, info, err := zoo.Open("demo", "")
 	if err == nil {
@@ -315,8 +351,11 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	cfg = r.Config()
 	fmt.Fprintf(stdout, "model %s: %s\ntarget %s, penalty %s\nbackend %s\npreset %s: %d images → up to %d facets, %dx%d, %d iterations\n",
-		m.Name(), info.Source, cfg.Target, cfg.Penalty, backend.Describe(b), cfg.Preset, len(images), cfg.Clusters,
+		m.Name(), info.Source, cfg.Target, cfg.Penalty, backend.Describe(b), cfg.Preset, len(r.Files()), cfg.Clusters,
 		cfg.Size, cfg.Size, cfg.Iterations)
+	for _, w := range r.Report().Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
 	bar := &progress{w: stderr, quiet: o.quiet, start: time.Now()}
 	err = r.Prepare(ctx, bar.event)
 	for err == nil {
@@ -335,7 +374,7 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	switch {
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintf(stdout, "interrupted after %d iterations; the outputs so far are in %s\n", rep.Iterations, cfg.Out)
-		return nil
+		return errInterrupted
 	case err != nil:
 		return err
 	}
