@@ -14,9 +14,12 @@ build:
 	$(GO) build ./...
 
 # The main job: the Mind's Eye method on the embedded default (the offline
-# demo model and photos), outputs in out/mindseye.
+# demo model and photos), outputs in out/mindseye. The build is its own,
+# announced step: the first one compiles GoMLX, silently, for 1-2 minutes.
 demo: assets
-	$(GO) run ./examples/mindseye -out out/mindseye
+	@echo "demo: building examples/mindseye (the first build compiles GoMLX: 1-2 minutes on 2 cores, no output)"
+	$(GO) build -o out/bin/mindseye ./examples/mindseye
+	out/bin/mindseye -out out/mindseye
 
 # The test suite, after installing what it needs: unit tests, reference
 # comparisons (PyTorch, TF.js, OpenCV, scikit-image, scikit-learn, SciPy),
@@ -39,9 +42,10 @@ deps:
 assets:
 	./scripts/fetch-assets.sh
 
-# The notebook kernel: Jupyter, gonb, goimports, gopls, the kernelspec.
+# The notebook kernel: Jupyter (the headless runner and the notebook
+# server make jupyter starts), gonb, goimports, gopls, the kernelspec.
 kernel:
-	$(KERNEL) setup -headless
+	$(KERNEL) setup
 
 doctor:
 	$(KERNEL) doctor
