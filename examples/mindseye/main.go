@@ -79,29 +79,24 @@ import (
 	"github.com/layervis/layervis/layervis/zoo"
 )
 
-// Quick settings: what a run with no flags uses, sized and tuned so that
-// the demo model finishes in a few minutes on two CPU cores with every
-// facet's activation clearly up (see the command's doc comment for why
-// each differs from the reference; the reference's values are in the help).
-const (
-	quickSize       = 128
-	quickClusters   = 4
-	quickExemplars  = 5
-	quickIterations = 301
-	quickSaveEvery  = 50
-	quickWindowStep = 0 // no jitter
-	fallbackModel   = "resnet18"
-)
+// fallbackModel is the model used when the demo is missing.
+const fallbackModel = "resnet18"
 
-// Quick schedules, each linear from Start at the first iteration to End at
-// the last.
-var (
-	quickLR            = mindseye.Range{Start: 0.35, End: 0.05}
-	quickLambda        = mindseye.Range{Start: 0.5e-4, End: 2.5e-4}
-	quickBlurSigma     = mindseye.Range{Start: 0.5, End: 0.1}
-	quickDenoiseWeight = mindseye.Range{Start: 8, End: 32}
-	quickMaskSigma     = mindseye.Range{Start: 600, End: 500}
-)
+// quick holds the quick settings (mindseye.Quick), the flags' defaults:
+// sized and tuned so that the demo model finishes in a few minutes on two
+// CPU cores with every facet's activation clearly up (see the command's
+// doc comment for why each differs from the reference; the reference's
+// values are in the help). Notebook 01 uses the same.
+var quick = mindseye.Quick(mindseye.Clean())
+
+// quickWindowStep is the -window-step default: 0 (no jitter) when the
+// quick settings turn the jitter off.
+func quickWindowStep() int {
+	if quick.Scale <= 1 {
+		return 0
+	}
+	return quick.WindowStep
+}
 
 // options are the command-line settings.
 type options struct {
@@ -151,19 +146,19 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.out, "out", "mindseye-out", "output folder (new, empty, or a previous mindseye output)")
 	fs.BoolVar(&o.overwrite, "overwrite", false, "write into a non-empty folder that is not a previous output")
 	fs.StringVar(&o.preset, "preset", "clean", "\"clean\" (the method's apparent intent) or \"compat\" (reproduces the reference vis.py, quirks included)")
-	fs.IntVar(&o.clusters, "clusters", quickClusters, fmt.Sprintf("K, facets (reference: %d)", ref.Clusters))
-	fs.IntVar(&o.exemplars, "exemplars", quickExemplars, fmt.Sprintf("M, images blended per facet (reference: %d)", ref.Exemplars))
+	fs.IntVar(&o.clusters, "clusters", quick.Clusters, fmt.Sprintf("K, facets (reference: %d)", ref.Clusters))
+	fs.IntVar(&o.exemplars, "exemplars", quick.Exemplars, fmt.Sprintf("M, images blended per facet (reference: %d)", ref.Exemplars))
 	fs.IntVar(&o.channels, "channels", ref.TopChannels, "n, channels per facet in the activation term (reference: 50)")
-	fs.IntVar(&o.iterations, "iterations", quickIterations, fmt.Sprintf("optimization steps (reference: %d)", ref.Iterations))
-	fs.IntVar(&o.size, "size", quickSize, fmt.Sprintf("working image size (reference: %d)", ref.Size))
-	fs.IntVar(&o.save, "save-every", quickSaveEvery, fmt.Sprintf("snapshot period (reference: %d)", ref.SaveEvery))
-	o.lr, o.lambda, o.blur, o.denoise, o.mask = quickLR, quickLambda, quickBlurSigma, quickDenoiseWeight, quickMaskSigma
+	fs.IntVar(&o.iterations, "iterations", quick.Iterations, fmt.Sprintf("optimization steps (reference: %d)", ref.Iterations))
+	fs.IntVar(&o.size, "size", quick.Size, fmt.Sprintf("working image size (reference: %d)", ref.Size))
+	fs.IntVar(&o.save, "save-every", quick.SaveEvery, fmt.Sprintf("snapshot period (reference: %d)", ref.SaveEvery))
+	o.lr, o.lambda, o.blur, o.denoise, o.mask = quick.LR, quick.Lambda, quick.BlurSigma, quick.DenoiseWeight, quick.MaskSigma
 	fs.Var(rangeFlag{&o.lr}, "lr", fmt.Sprintf("learning rate START,END, linear over the iterations (reference: %s)", rangeFlag{&ref.LR}))
 	fs.Var(rangeFlag{&o.lambda}, "lambda", fmt.Sprintf("L1 penalty weight λ START,END (reference: %s)", rangeFlag{&ref.Lambda}))
 	fs.Var(rangeFlag{&o.blur}, "blur-sigma", fmt.Sprintf("Gaussian blur σ START,END (reference: %s)", rangeFlag{&ref.BlurSigma}))
 	fs.Var(rangeFlag{&o.denoise}, "denoise-weight", fmt.Sprintf("TV-Bregman fidelity weight START,END, larger smooths less (reference: %s)", rangeFlag{&ref.DenoiseWeight}))
 	fs.Var(rangeFlag{&o.mask}, "mask-sigma", fmt.Sprintf("gradient mask σ START,END at 512², scaled by size/512 (reference: %s)", rangeFlag{&ref.MaskSigma}))
-	fs.IntVar(&o.window, "window-step", quickWindowStep, fmt.Sprintf("jitter re-crop period; 0: no jitter (reference: %d)", ref.WindowStep))
+	fs.IntVar(&o.window, "window-step", quickWindowStep(), fmt.Sprintf("jitter re-crop period; 0: no jitter (reference: %d)", ref.WindowStep))
 	fs.BoolVar(&o.reference, "reference", false, "take every quick setting not given as a flag from the reference (the table above)")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed (t-SNE, k-means, jitter); compat draws one unless given")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line")

@@ -55,8 +55,8 @@ func TestRun(t *testing.T) {
 		check func(s mindseye.Config) bool
 	}{
 		{"quick", nil, func(s mindseye.Config) bool {
-			return s.LR == quickLR && s.Lambda == quickLambda && s.BlurSigma == quickBlurSigma &&
-				s.DenoiseWeight == quickDenoiseWeight && s.MaskSigma == quickMaskSigma && s.Scale == 1
+			return s.LR == quick.LR && s.Lambda == quick.Lambda && s.BlurSigma == quick.BlurSigma &&
+				s.DenoiseWeight == quick.DenoiseWeight && s.MaskSigma == quick.MaskSigma && s.Scale == 1
 		}},
 		{"flags", []string{"-lr", "0.4,0.1", "-lambda", "0", "-blur-sigma", "0.7,0.3", "-denoise-weight", "5,9",
 			"-mask-sigma", "500,400", "-window-step", "2"}, func(s mindseye.Config) bool {
@@ -143,9 +143,9 @@ func TestReference(t *testing.T) {
 		args []string
 		want options
 	}{
-		{nil, options{size: quickSize, clusters: quickClusters, exemplars: quickExemplars, channels: ref.TopChannels,
-			iterations: quickIterations, save: quickSaveEvery, window: quickWindowStep,
-			lr: quickLR, lambda: quickLambda, blur: quickBlurSigma, denoise: quickDenoiseWeight, mask: quickMaskSigma}},
+		{nil, options{size: quick.Size, clusters: quick.Clusters, exemplars: quick.Exemplars, channels: ref.TopChannels,
+			iterations: quick.Iterations, save: quick.SaveEvery, window: 0,
+			lr: quick.LR, lambda: quick.Lambda, blur: quick.BlurSigma, denoise: quick.DenoiseWeight, mask: quick.MaskSigma}},
 		{[]string{"-reference"}, options{size: ref.Size, clusters: ref.Clusters, exemplars: ref.Exemplars, channels: ref.TopChannels,
 			iterations: ref.Iterations, save: ref.SaveEvery, window: ref.WindowStep,
 			lr: ref.LR, lambda: ref.Lambda, blur: ref.BlurSigma, denoise: ref.DenoiseWeight, mask: ref.MaskSigma}},
