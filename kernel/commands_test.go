@@ -2,6 +2,8 @@ package kernel
 
 import (
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -46,5 +48,43 @@ func TestMakefile(t *testing.T) {
 	}
 	if say < 0 || build < say || run < build {
 		t.Errorf("make demo should announce the build, build, then run the binary; it runs:\n%s", strings.Join(demo, "\n"))
+	}
+}
+
+// TestQuickstartSettings checks that notebook 01 runs the settings of make
+// demo: its run starts from mindseye.Quick(mindseye.Clean()), which
+// examples/mindseye's defaults come from, and changes nothing but the
+// model, the photos and the output folder; and that it says so.
+func TestQuickstartSettings(t *testing.T) {
+	root, err := RepoRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb, err := ReadNotebook(filepath.Join(root, "notebooks", "01-quickstart.ipynb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all, run string
+	for _, c := range nb.Cells {
+		all += string(c.Source) + "\n"
+		if c.Type == "code" && strings.Contains(string(c.Source), "mindseye.New(cfg)") {
+			run = string(c.Source)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^var quick = mindseye\.Quick\(mindseye\.Clean\(\)\)$`).MatchString(all) {
+		t.Error("notebook 01 does not declare quick = mindseye.Quick(mindseye.Clean()), make demo's settings")
+	}
+	if !strings.Contains(run, "cfg := quick") {
+		t.Errorf("notebook 01's run does not start from quick:\n%s", run)
+	}
+	for _, m := range regexp.MustCompile(`cfg\.(\w+)(?:\s*,\s*cfg\.(\w+))*\s*=[^=]`).FindAllStringSubmatch(run, -1) {
+		for _, f := range regexp.MustCompile(`cfg\.(\w+)`).FindAllStringSubmatch(strings.Split(m[0], "=")[0], -1) {
+			if f[1] != "Model" && f[1] != "Images" && f[1] != "Out" {
+				t.Errorf("notebook 01's run sets cfg.%s, so it no longer runs make demo's settings", f[1])
+			}
+		}
+	}
+	if !strings.Contains(all, "quick settings* of\n`make demo`") {
+		t.Error("notebook 01 does not say it runs the settings of make demo")
 	}
 }
