@@ -10,8 +10,9 @@ import (
 
 // TestMakefile checks what make runs (make -n prints the commands): make
 // kernel installs the notebook server that make jupyter needs (no
-// -headless), and make demo says it is building before the long, silent
-// first build and runs what it built.
+// -headless), make fuzz bounds the fuzzer's minimization, and make demo
+// says it is building before the long, silent first build and runs what it
+// built.
 func TestMakefile(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Skip("no make")
@@ -33,6 +34,9 @@ func TestMakefile(t *testing.T) {
 	}
 	if jup := dry("jupyter"); !strings.Contains(jup[len(jup)-1], "layervis-kernel notebook") {
 		t.Errorf("make jupyter runs %q, want layervis-kernel notebook", jup[len(jup)-1])
+	}
+	if fuzz := strings.Join(dry("fuzz"), "\n"); !strings.Contains(fuzz, "-fuzzminimizetime") {
+		t.Errorf("make fuzz does not bound the fuzzer's minimization (a short run would only minimize):\n%s", fuzz)
 	}
 	demo := dry("demo")
 	say, build, run := -1, -1, -1
