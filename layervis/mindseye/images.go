@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -125,3 +126,8 @@ func forEach(n int, f func(i int)) {
 	close(next)
 	wg.Wait()
 }
+
+// Files returns the candidate image files (folders expanded, each file
+// once, in order) that [New] found; [Run.Prepare] skips those it cannot
+// read.
+func (r *Run) Files() []string { return slices.Clone(r.set.files) }
