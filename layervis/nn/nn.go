@@ -541,9 +541,10 @@ func GlobalAvg(x *Node) *Node { return ReduceMean(x, 1, 2) }
 
 // Affine returns x·scale + shift with per-channel (last axis) vectors, the
 // inference form of batch normalization.
-func Affine(x, scale, shift *Node) *Node {
-	return Add(Mul(x, channelwise(scale, x)), channelwise(shift, x))
-}
+func Affine(x, scale, shift *Node) *Node { return AddBias(Scale(x, scale), shift) }
+
+// Scale multiplies x by a per-channel (last axis) vector.
+func Scale(x, scale *Node) *Node { return Mul(x, channelwise(scale, x)) }
 
 // AddBias adds a per-channel (last axis) vector to x.
 func AddBias(x, bias *Node) *Node { return Add(x, channelwise(bias, x)) }
