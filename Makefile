@@ -6,7 +6,7 @@ GO ?= go
 FUZZTIME ?= 10s
 KERNEL = $(GO) run ./kernel/cmd/layervis-kernel
 
-.PHONY: all build demo test test-only setup deps assets kernel doctor notebooks notebooks-regen jupyter fuzz bench bench-mindseye vet
+.PHONY: all build demo test test-only setup deps assets kernel doctor notebooks notebooks-regen jupyter fuzz bench bench-mindseye gpu-build gpu-dry vet
 
 all: build
 
@@ -79,3 +79,13 @@ bench:
 # a PyTorch implementation of the step.
 bench-mindseye:
 	./scripts/bench-mindseye.sh
+
+# The GPU check (scripts/gpu-check.sh): gpu-build puts the binaries (with
+# XLA), the demo assets and the Python helpers into the git-ignored .gpu/,
+# to carry to a CUDA machine and run `scripts/gpu-check.sh run` there;
+# gpu-dry runs the check's CPU parts here.
+gpu-build:
+	./scripts/gpu-check.sh build
+
+gpu-dry: gpu-build
+	./scripts/gpu-check.sh dry

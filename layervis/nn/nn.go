@@ -150,8 +150,8 @@ func (c Conv2D) standard(x, w *Node) *Node {
 	if groups == 1 {
 		return conv(x)
 	}
-	return withGradients([]*Node{x}, func(in []*Node) *Node { return conv(in[0]) },
-		func(_ int, v *Node) *Node { return c.groupedInputGrad(v, w, x.Shape()) })
+	return withInputGradient(x, func(x *Node) *Node { return conv(StopGradient(x)) },
+		func(v *Node) *Node { return c.groupedInputGrad(v, w, x.Shape()) })
 }
 
 // nhwc is the axes configuration of an NHWC input, an HWIO kernel and an
@@ -267,61 +267,46 @@ func (c Conv2D) im2col(x, w *Node) *Node {
 }
 
 // dense builds a groups == 1 convolution as one product of the patches
-// [B·Ho·Wo, k²·Cin] and the kernel [k²·Cin, Cout], with its gradients written
-// out instead of derived by autodiff (see [withGradients]). Autodiff of the
-// product and the slices copies dL/dpatches once more (GoMLX's DotGeneral
-// gradient ends with a transpose, identity or not, that the pure-Go backend
-// executes as a copy), then pads every tap's block to the padded input, sums
-// them and crops. Here dL/dx is inputGrad's and dL/dkernel = patchesᵀ · dL/dy.
+// [B·Ho·Wo, k²·Cin] and the kernel [k²·Cin, Cout], with the input gradient
+// written out (inputGrad's) instead of derived by autodiff, which copies
+// dL/dpatches once more (GoMLX's DotGeneral gradient ends with a transpose,
+// identity or not, that the pure-Go backend executes as a copy), then pads
+// every tap's block to the padded input, sums them and crops. The kernel
+// keeps autodiff's gradient, patchesᵀ·dL/dy.
 func (c Conv2D) dense(x, w *Node, stride, dil [2]int) *Node {
 	k := [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}
 	cin, cout := w.Shape().Dim(2), w.Shape().Dim(3)
 	kernel := Reshape(w, k[0]*k[1]*cin, cout)
-	var patches *Node
-	y := withGradients([]*Node{x, kernel}, func(in []*Node) *Node {
-		cols := taps(in[0], k, stride, dil, c.Pad, 0)
-		patches = cols[0]
+	return withInputGradient(x, func(x *Node) *Node {
+		cols := taps(x, k, stride, dil, c.Pad, 0)
+		d := cols[0].Shape().Dimensions
+		patches := cols[0]
 		if len(cols) > 1 {
 			patches = Concatenate(cols, 3)
 		}
-		d := cols[0].Shape().Dimensions
-		patches = Reshape(patches, d[0]*d[1]*d[2], k[0]*k[1]*cin)
-		return Reshape(Dot(patches, in[1]).Product(), d[0], d[1], d[2], cout)
-	}, func(i int, v *Node) *Node {
-		v = Reshape(v, -1, cout)
-		if i == 0 {
-			return c.inputGrad(v, w, kernel, x.Shape(), stride, dil)
-		}
-		return DotGeneral(patches, []int{0}, nil, v, []int{0}, nil)
+		patches = StopGradient(Reshape(patches, d[0]*d[1]*d[2], k[0]*k[1]*cin))
+		return Reshape(Dot(patches, kernel).Product(), d[0], d[1], d[2], cout)
+	}, func(v *Node) *Node {
+		return c.inputGrad(Reshape(v, -1, cout), w, kernel, x.Shape(), stride, dil)
 	})
-	return y
 }
 
-// withGradients returns y = f(ins) whose gradient with respect to ins[i] is
-// grad(i, v), v = dL/dy, instead of autodiff's through f. f receives the
-// inputs under StopGradient; nodes it uses other than ins keep their
-// autodiff gradients. grad is called only for inputs a gradient is asked of.
+// withInputGradient returns y = f(x) whose gradient with respect to x is
+// grad(v), v = dL/dy, instead of autodiff's through f; f must keep autodiff
+// from reaching its argument (StopGradient), and may use other nodes, whose
+// gradients autodiff derives as usual.
 //
 // GoMLX attaches custom gradients only to identities, so the ones on y and
-// on the inputs share v: y's records dL/dy, which the ones on the inputs
-// turn into their gradients. The inputs reach y only through an
-// exactly-zero scalar (zeroOf): reverse autodiff visits y (a later node)
-// before them and reaches them only through it, so each Gradient call
-// records its dL/dy before they read it.
-func withGradients(ins []*Node, f func(in []*Node) *Node, grad func(i int, v *Node) *Node) *Node {
+// on x share v: y's records dL/dy, which x's turns into its gradient. x
+// reaches y only through an exactly-zero scalar (zeroOf): reverse autodiff
+// visits y (a later node) before x and reaches x only through it, so each
+// Gradient call records its dL/dy before x's reads it. (On the pure-Go
+// backend an identity copies its input unless it is the input's last use;
+// these two are.)
+func withInputGradient(x *Node, f func(x *Node) *Node, grad func(v *Node) *Node) *Node {
 	var v *Node
-	held := make([]*Node, len(ins))
-	stopped := make([]*Node, len(ins))
-	for i, in := range ins {
-		held[i] = IdentityWithCustomGradient(in, func(_, _ *Node) *Node { return grad(i, v) })
-		stopped[i] = StopGradient(held[i])
-	}
-	y := f(stopped)
-	zero := zeroOf(held[0])
-	for _, h := range held[1:] {
-		zero = Add(zero, zeroOf(h))
-	}
-	return IdentityWithCustomGradient(Add(y, zero), func(_, g *Node) *Node {
+	held := IdentityWithCustomGradient(x, func(_, _ *Node) *Node { return grad(v) })
+	return IdentityWithCustomGradient(Add(f(held), zeroOf(held)), func(_, g *Node) *Node {
 		v = g
 		return g
 	})
