@@ -10,7 +10,7 @@ FUZZTIME ?= 10s
 FUZZMINIMIZE ?= 2s
 KERNEL = $(GO) run ./kernel/cmd/layervis-kernel
 
-.PHONY: all build demo test test-only setup deps assets kernel doctor notebooks notebooks-regen jupyter fuzz bench bench-mindseye vet
+.PHONY: all build demo test test-only setup deps assets kernel doctor notebooks notebooks-regen jupyter fuzz bench bench-mindseye gpu-build gpu-dry vet
 
 all: build
 
@@ -88,3 +88,13 @@ bench:
 # a PyTorch implementation of the step.
 bench-mindseye:
 	./scripts/bench-mindseye.sh
+
+# The GPU check (scripts/gpu-check.sh): gpu-build puts the binaries (with
+# XLA), the demo assets and the Python helpers into the git-ignored .gpu/,
+# to carry to a CUDA machine and run `scripts/gpu-check.sh run` there;
+# gpu-dry runs the check's CPU parts here.
+gpu-build:
+	./scripts/gpu-check.sh build
+
+gpu-dry: gpu-build
+	./scripts/gpu-check.sh dry
