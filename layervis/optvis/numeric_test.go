@@ -160,10 +160,8 @@ func TestResample(t *testing.T) {
 	var want struct{ Out []float64 }
 	pyref.JSON(t, []string{"torch"}, refScript, "grid_sample",
 		map[string]any{"img": img, "dims": []int{n, 3, h, w}, "theta": theta, "fill": Fill}, &want)
-	idx, wts := bilinear(maps, n, h, w)
-	o := len(maps)
 	got := MustExecOnce(backend.MustGet(), resample, tensors.FromFlatDataAndDimensions(img, n, 3, h, w),
-		tensors.FromFlatDataAndDimensions(idx, o, h, w, 4, 1), tensors.FromFlatDataAndDimensions(wts, o, h, w, 4, 1))
+		tensors.FromFlatDataAndDimensions(flatMaps(maps), len(maps), 6))
 	if e := pyref.RelErr(flat(t, got), f32(want.Out)); e > 1e-5 {
 		t.Errorf("relative error %.2g against torch grid_sample", e)
 	}
