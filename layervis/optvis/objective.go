@@ -95,8 +95,12 @@ func (o Objective) At(i int) Objective {
 		}}
 }
 
-// Sum returns the sum of the objectives; each is reported as a term.
+// Sum returns the sum of the objectives; each is reported as a term. The
+// sum of none is the zero Objective, which Render refuses.
 func Sum(objs ...Objective) Objective {
+	if len(objs) == 0 {
+		return Objective{}
+	}
 	var layers, names []string
 	var terms []Objective
 	for _, o := range objs {

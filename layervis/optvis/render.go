@@ -214,8 +214,8 @@ func (r *Renderer) check() error {
 	if r.ctx == nil {
 		r.ctx = context.Background()
 	}
-	if r.obj.IsZero() {
-		return errors.New("optvis: no objective; use e.g. optvis.Channel(layer, c)")
+	if r.obj.IsZero() || slices.ContainsFunc(r.obj.Terms(), Objective.IsZero) {
+		return errors.New("optvis: no objective (or a zero Objective in a Sum); use e.g. optvis.Channel(layer, c)")
 	}
 	var layers []string
 	for _, l := range r.obj.Layers() {
