@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 
-	"github.com/layervis/layervis/layervis/internal/outdir"
+	"github.com/layervis/layervis/layervis/outdir"
 	"github.com/layervis/layervis/layervis/photo"
 )
 
