@@ -10,6 +10,11 @@
 // ("xla:cuda") is looked up in PJRT_PLUGIN_LIBRARY_PATH as
 // pjrt_c_api_<name>_plugin.so. layervis never auto-installs a plugin.
 //
+// The pure-Go backend runs the ops of a computation one at a time (each op
+// parallel inside): its option ops_sequential is added unless the
+// configuration names ops_parallel or ops_dynamic, because compute v0.1.6
+// can deadlock when two large matrix products run in parallel.
+//
 // The pure-Go backend is only fast when the binary was built with
 // GOEXPERIMENT=simd (the Makefile and the notebook kernel set it);
 // [SIMD] reports whether it was.
@@ -79,7 +84,7 @@ func New(config string) (b compute.Backend, err error) {
 	name, opts, _ := strings.Cut(config, ":")
 	switch name {
 	case "go", "simplego":
-		// ok
+		opts = goOptions(opts)
 	case "xla", "stablehlo", "hlo", "shlo", "pjrt":
 		if !xlaCompiledIn {
 			return nil, fmt.Errorf("backend %q: this binary was built without XLA support (tag noxla or CGO_ENABLED=0); rebuild with cgo enabled and without -tags noxla, or use %s=go", config, EnvVar)
@@ -117,6 +122,32 @@ func New(config string) (b compute.Backend, err error) {
 		return nil, fmt.Errorf("backend %q failed to start: %w", config, err)
 	}
 	return b, nil
+}
+
+// goOptions adds "ops_sequential" to the pure-Go backend's options unless
+// they choose an execution mode: compute v0.1.6's pure-Go backend can
+// deadlock when it runs two large matrix products in parallel (every worker
+// waits in the pool's Saturate), and running ops one at a time, each
+// parallel inside, is as fast on small machines. "ops_parallel" or
+// "ops_dynamic" (the backend's own default) opt out.
+func goOptions(opts string) string {
+	var keep []string
+	mode := "ops_sequential"
+	for _, o := range strings.Split(opts, ",") {
+		switch o {
+		case "":
+		case "ops_sequential", "ops_parallel":
+			mode = o
+		case "ops_dynamic":
+			mode = ""
+		default:
+			keep = append(keep, o)
+		}
+	}
+	if mode != "" {
+		keep = append(keep, mode)
+	}
+	return strings.Join(keep, ",")
 }
 
 // Describe returns a one-line description of the backend in use, e.g.

@@ -60,3 +60,17 @@ func TestBadConfigs(t *testing.T) {
 		})
 	}
 }
+
+func TestGoOptions(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"", "ops_sequential"},
+		{"parallelism=2", "parallelism=2,ops_sequential"},
+		{"ops_parallel", "ops_parallel"},
+		{"ops_dynamic", ""},
+		{"ops_sequential,parallelism=3", "parallelism=3,ops_sequential"},
+	} {
+		if got := goOptions(c.in); got != c.want {
+			t.Errorf("goOptions(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

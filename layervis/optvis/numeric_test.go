@@ -1,0 +1,234 @@
+package optvis
+
+import (
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/layervis/layervis/layervis/backend"
+	"github.com/layervis/layervis/layervis/internal/pyref"
+)
+
+var refScript = filepath.Join("testdata", "ref.py")
+
+func randn(rng *rand.Rand, n int) []float32 {
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = float32(rng.NormFloat64())
+	}
+	return out
+}
+
+func flat(t *testing.T, x *tensors.Tensor) []float32 {
+	t.Helper()
+	v, err := tensors.CopyFlatData[float32](x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func f32(v []float64) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out
+}
+
+// TestInverseRealDFT2 checks the matrix-product inverse DFT against
+// numpy.fft.irfft2, for even and odd widths. The FFT-op form (DFTFFT) is
+// compared with it only on a backend with FFT ops (XLA); the pure-Go
+// backend has none, so there it is skipped.
+func TestInverseRealDFT2(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	b := backend.MustGet()
+	for _, c := range []struct{ h, w int }{{8, 12}, {6, 7}, {16, 16}} {
+		l := spectrumWidth(c.w)
+		dims := []int{2, 3, c.h, l}
+		n := 2 * 3 * c.h * l
+		re, im := randn(rng, n), randn(rng, n)
+		var want struct{ Out []float64 }
+		pyref.JSON(t, []string{"numpy"}, refScript, "irfft2",
+			map[string]any{"re": re, "im": im, "dims": dims, "w": c.w}, &want)
+		forms := []DFT{DFTMatMul}
+		if !backend.IsGo(b) {
+			forms = append(forms, DFTFFT)
+		}
+		for _, form := range forms {
+			got := MustExecOnce(b, func(re, im *Node) *Node { return InverseRealDFT2(re, im, c.w, form) },
+				tensors.FromFlatDataAndDimensions(re, dims...), tensors.FromFlatDataAndDimensions(im, dims...))
+			if e := pyref.RelErr(flat(t, got), f32(want.Out)); e > 1e-5 {
+				t.Errorf("%dx%d, %s: relative error %.2g against numpy irfft2", c.h, c.w, form, e)
+			}
+		}
+	}
+	if backend.IsGo(b) {
+		t.Log("DFTFFT not compared: the pure-Go backend has no FFT op (run with an XLA backend)")
+	}
+}
+
+// TestFreqScale checks the spectrum scale against lucid's formula written
+// in numpy.
+func TestFreqScale(t *testing.T) {
+	for _, c := range []struct {
+		h, w  int
+		decay float64
+	}{{8, 12, 1}, {7, 9, 1.5}, {16, 16, 0.5}} {
+		var want struct{ Out []float64 }
+		pyref.JSON(t, []string{"numpy"}, refScript, "lucid_scale",
+			map[string]any{"h": c.h, "w": c.w, "decay": c.decay}, &want)
+		if e := pyref.RelErr(FreqScale(c.h, c.w, c.decay), f32(want.Out)); e > 1e-6 {
+			t.Errorf("%dx%d decay %g: relative error %.2g", c.h, c.w, c.decay, e)
+		}
+	}
+}
+
+// TestRecorrelate checks the colour map against lucid's published matrix
+// (color_correlation_svd_sqrt) normalized by its largest column norm, and
+// that decorrelate inverts it.
+func TestRecorrelate(t *testing.T) {
+	published := [3][3]float64{{0.26, 0.09, 0.02}, {0.27, 0.00, -0.05}, {0.27, -0.09, 0.03}}
+	maxNorm := math.Sqrt(0.26*0.26 + 0.27*0.27 + 0.27*0.27) // column 0 is the longest
+	b := backend.MustGet()
+	// Image j of the batch is the unit colour vector e_j at every pixel.
+	in := make([]float32, 3*3*2*2)
+	for j := range 3 {
+		for p := range 4 {
+			in[(j*3+j)*4+p] = 1
+		}
+	}
+	got := flat(t, MustExecOnce(b, Recorrelate, tensors.FromFlatDataAndDimensions(in, 3, 3, 2, 2)))
+	for j := range 3 {
+		for i := range 3 {
+			want := published[i][j] / maxNorm
+			if v := got[(j*3+i)*4]; math.Abs(float64(v)-want) > 1e-6 {
+				t.Errorf("M[%d][%d] = %.6f, want %.6f", i, j, v, want)
+			}
+		}
+	}
+	rgb := [3]float64{0.2, 0.5, 0.9}
+	d := decorrelate(rgb)
+	m := colorMatrix()
+	for i := range 3 {
+		back := m[i][0]*d[0] + m[i][1]*d[1] + m[i][2]*d[2]
+		if math.Abs(back-rgb[i]) > 1e-12 {
+			t.Errorf("Recorrelate(decorrelate(%v))[%d] = %g", rgb, i, back)
+		}
+	}
+}
+
+// thetaOf returns torch affine_grid's theta (normalized coordinates,
+// align_corners=False) for an affine map in pixel coordinates between
+// w×h images.
+func thetaOf(m affine, w, h int) []float64 {
+	dx, dy := float64(w)/2, float64(h)/2
+	// src_n = D⁻¹·A·D·p_n + D⁻¹·(A·D·1 + t) − 1
+	a, b := m.a, m.b*dy/dx
+	c, d := m.c*dx/dy, m.d
+	tx := (m.a*dx+m.b*dy+m.tx)/dx - 1
+	ty := (m.c*dx+m.d*dy+m.ty)/dy - 1
+	return []float64{a, b, tx, c, d, ty}
+}
+
+// TestResample checks the bilinear resampling of rotations, scales, shifts
+// and drawn standard transforms against torch's affine_grid + grid_sample.
+func TestResample(t *testing.T) {
+	const n, h, w = 2, 10, 14
+	rng := rand.New(rand.NewPCG(3, 4))
+	img := make([]float32, n*3*h*w)
+	for i := range img {
+		img[i] = rng.Float32()
+	}
+	maps := []affine{
+		rotation(30, w, h),
+		rotation(-7, w, h),
+		{a: 1 / 1.1, d: 1 / 1.1, tx: 0.7, ty: -1.3},
+		{a: 1, d: 1, tx: 3, ty: -2},
+	}
+	s := newSampler(Standard(), n, h, w)
+	maps = append(maps, s.maps(rng)...)
+	var theta []float64
+	for _, m := range maps {
+		theta = append(theta, thetaOf(m, w, h)...)
+	}
+	// torch pairs output o with image o mod n when it repeats the batch.
+	var want struct{ Out []float64 }
+	pyref.JSON(t, []string{"torch"}, refScript, "grid_sample",
+		map[string]any{"img": img, "dims": []int{n, 3, h, w}, "theta": theta, "fill": Fill}, &want)
+	idx, wts := bilinear(maps, n, h, w)
+	o := len(maps)
+	got := MustExecOnce(backend.MustGet(), resample, tensors.FromFlatDataAndDimensions(img, n, 3, h, w),
+		tensors.FromFlatDataAndDimensions(idx, o, h, w, 4, 1), tensors.FromFlatDataAndDimensions(wts, o, h, w, 4, 1))
+	if e := pyref.RelErr(flat(t, got), f32(want.Out)); e > 1e-5 {
+		t.Errorf("relative error %.2g against torch grid_sample", e)
+	}
+}
+
+// TestRotationDirection checks that Rotate turns the content
+// counter-clockwise as displayed: a point right of the centre shows above it
+// after 90°.
+func TestRotationDirection(t *testing.T) {
+	m := rotation(90, 20, 20)
+	x, y := m.apply(10, 6) // output point above the centre
+	if math.Abs(x-14) > 1e-9 || math.Abs(y-10) > 1e-9 {
+		t.Errorf("output (10, 6) reads source (%g, %g), want (14, 10), right of the centre", x, y)
+	}
+}
+
+// TestAdam checks three steps of Adam.Update against torch.optim.Adam.
+func TestAdam(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	a := Adam{LR: 0.05, Beta1: 0.8, Beta2: 0.99, Eps: 1e-8}
+	p := randn(rng, 10)
+	grads := [][]float32{randn(rng, 10), randn(rng, 10), randn(rng, 10)}
+	var want struct{ Out []float64 }
+	pyref.JSON(t, []string{"torch"}, refScript, "adam", map[string]any{"p": p, "grads": grads, "lr": a.LR,
+		"beta1": a.Beta1, "beta2": a.Beta2, "eps": a.Eps}, &want)
+	exec := MustNewExec(backend.MustGet(), func(p, g, m, v, step, lr *Node) (*Node, *Node, *Node) {
+		return a.Update(p, g, m, v, step, lr)
+	})
+	defer exec.Finalize()
+	pt := tensors.FromFlatDataAndDimensions(p, 10)
+	m := tensors.FromFlatDataAndDimensions(make([]float32, 10), 10)
+	v := tensors.FromFlatDataAndDimensions(make([]float32, 10), 10)
+	for i, g := range grads {
+		out := exec.MustExec(pt, tensors.FromFlatDataAndDimensions(g, 10), m, v, float32(i+1), float32(a.LR))
+		pt, m, v = out[0], out[1], out[2]
+	}
+	if e := pyref.RelErr(flat(t, pt), f32(want.Out)); e > 1e-6 {
+		t.Errorf("relative error %.2g against torch.optim.Adam after 3 steps", e)
+	}
+}
+
+// TestObjectivesVsTorch checks Diversity and the direction objectives
+// against lucid's definitions written in PyTorch.
+func TestObjectivesVsTorch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	dims := []int{3, 4, 5, 5}
+	x := randn(rng, 3*4*5*5)
+	for i := range x {
+		x[i] = float32(math.Abs(float64(x[i]))) // post-ReLU-like
+	}
+	vec := randn(rng, 4)
+	var want map[string]float64
+	pyref.JSON(t, []string{"torch"}, refScript, "objectives", map[string]any{"x": x, "dims": dims, "vec": vec}, &want)
+	objs := map[string]Objective{
+		"diversity":        Diversity("a"),
+		"direction":        Direction("a", vec, 0),
+		"direction_cos":    Direction("a", vec, 2),
+		"direction_neuron": DirectionNeuron("a", vec, 1),
+	}
+	for name, o := range objs {
+		got := MustExecOnce(backend.MustGet(), func(x *Node) *Node { return o.Build(Acts{"a": x}) },
+			tensors.FromFlatDataAndDimensions(x, dims...))
+		v := flat(t, got)[0]
+		if math.Abs(float64(v)-want[name]) > 1e-5*math.Max(1, math.Abs(want[name])) {
+			t.Errorf("%s = %.7g, torch %.7g", name, v, want[name])
+		}
+	}
+}

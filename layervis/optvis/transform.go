@@ -1,0 +1,290 @@
+package optvis
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
+)
+
+// Transform is a random augmentation applied to the images before the
+// model sees them, drawn afresh at every step. The geometric transforms
+// ([Padding], [Jitter], [Scale], [Rotate], [BoxCrop]) compose, in list order,
+// into one resampling per image with bilinear interpolation (torch's
+// grid_sample with align_corners=False); the model sees the centre
+// render-size window of the result, or the crops of a BoxCrop. [Noise] is
+// added last, whatever its place in the list.
+//
+// The random values are drawn on the host and fed to the compiled step as
+// inputs (sampling indices and weights), so one compiled graph serves every
+// step; the backend needs no dynamic slicing.
+type Transform struct {
+	kind   string
+	px     int
+	values []float64
+	lo, hi float64
+	crops  int
+}
+
+// Fill is the grey value shown where a transform brings in area outside
+// the image (lucid's pad constant).
+const Fill = 0.5
+
+// Padding extends the canvas by px pixels of [Fill] on every side (lucid's
+// transform.pad with mode constant 0.5).
+func Padding(px int) Transform { return Transform{kind: "pad", px: px} }
+
+// Jitter crops px pixels at a random offset in 0..px along each axis
+// (lucid's transform.jitter): a random shift.
+func Jitter(px int) Transform { return Transform{kind: "jitter", px: px} }
+
+// Scale resizes the canvas by a factor drawn uniformly from factors
+// (lucid's transform.random_scale).
+func Scale(factors ...float64) Transform {
+	return Transform{kind: "scale", values: slices.Clone(factors)}
+}
+
+// Rotate rotates the canvas about its centre by an angle in degrees drawn
+// uniformly from degrees, counter-clockwise as displayed (lucid's
+// transform.random_rotate).
+func Rotate(degrees ...float64) Transform {
+	return Transform{kind: "rotate", values: slices.Clone(degrees)}
+}
+
+// BoxCrop replaces each image by crops random square boxes of the canvas,
+// each of side f·min(width, height) with f uniform in [lo, hi], at a
+// uniform position, resized to the render size: MaCo's and Horama's
+// augmentation. The model then sees crops×batch images; the objective is
+// evaluated on each group of batch crops and averaged.
+func BoxCrop(lo, hi float64, crops int) Transform {
+	return Transform{kind: "boxcrop", lo: lo, hi: hi, crops: crops}
+}
+
+// Noise adds Gaussian noise of standard deviation sd to every pixel and
+// colour channel (MaCo's noise).
+func Noise(sd float64) Transform { return Transform{kind: "noise", values: []float64{sd}} }
+
+// Standard returns lucid's standard_transforms: pad 12, jitter 8, scale
+// 0.9–1.1 in steps of 0.02, rotate −10..10° (0 five more times), jitter 4.
+func Standard() []Transform {
+	var scales, angles []float64
+	for i := range 11 {
+		scales = append(scales, 1+float64(i-5)/50)
+	}
+	for a := -10; a <= 10; a++ {
+		angles = append(angles, float64(a))
+	}
+	angles = append(angles, 0, 0, 0, 0, 0)
+	return []Transform{Padding(12), Jitter(8), Scale(scales...), Rotate(angles...), Jitter(4)}
+}
+
+// String describes t, e.g. "jitter(8)".
+func (t Transform) String() string {
+	switch t.kind {
+	case "pad", "jitter":
+		return fmt.Sprintf("%s(%d)", t.kind, t.px)
+	case "scale", "rotate":
+		lo, hi := slices.Min(t.values), slices.Max(t.values)
+		return fmt.Sprintf("%s(%g..%g)", t.kind, lo, hi)
+	case "boxcrop":
+		return fmt.Sprintf("boxcrop(%g..%g, %d)", t.lo, t.hi, t.crops)
+	case "noise":
+		return fmt.Sprintf("noise(%g)", t.values[0])
+	}
+	return "invalid"
+}
+
+func (t Transform) check() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("optvis: transform %s: "+format, append([]any{t}, args...)...)
+	}
+	switch t.kind {
+	case "pad", "jitter":
+		if t.px < 0 {
+			return bad("negative size")
+		}
+	case "scale", "rotate":
+		if len(t.values) == 0 {
+			return fmt.Errorf("optvis: transform %s: give at least one value", t.kind)
+		}
+		for _, v := range t.values {
+			if math.IsNaN(v) || math.IsInf(v, 0) || (t.kind == "scale" && v <= 0) {
+				return bad("value %g is not allowed", v)
+			}
+		}
+	case "boxcrop":
+		if !(t.lo > 0 && t.lo <= t.hi && t.hi <= 1) || t.crops < 1 {
+			return bad("needs 0 < lo ≤ hi ≤ 1 and at least one crop")
+		}
+	case "noise":
+		if !(t.values[0] >= 0) {
+			return bad("sd must be ≥ 0")
+		}
+	default:
+		return fmt.Errorf("optvis: invalid (zero) Transform; use Padding, Jitter, Scale, Rotate, BoxCrop or Noise")
+	}
+	return nil
+}
+
+// describe joins the transforms' descriptions.
+func describe(ts []Transform) string {
+	if len(ts) == 0 {
+		return "none"
+	}
+	s := make([]string, len(ts))
+	for i, t := range ts {
+		s[i] = t.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+// affine maps output coordinates to source coordinates: src = A·p + t, in
+// continuous pixel coordinates (pixel (i, j) covers [j, j+1) × [i, i+1);
+// p = (x, y)).
+type affine struct{ a, b, c, d, tx, ty float64 }
+
+var identity = affine{a: 1, d: 1}
+
+// then returns m∘f: first f, then m.
+func (m affine) then(f affine) affine {
+	return affine{
+		a: m.a*f.a + m.b*f.c, b: m.a*f.b + m.b*f.d,
+		c: m.c*f.a + m.d*f.c, d: m.c*f.b + m.d*f.d,
+		tx: m.a*f.tx + m.b*f.ty + m.tx, ty: m.c*f.tx + m.d*f.ty + m.ty,
+	}
+}
+
+func (m affine) apply(x, y float64) (float64, float64) {
+	return m.a*x + m.b*y + m.tx, m.c*x + m.d*y + m.ty
+}
+
+// rotation returns the map from a canvas of w×h rotated by deg degrees
+// (counter-clockwise as displayed, y pointing down) back to the canvas.
+func rotation(deg float64, w, h float64) affine {
+	s, c := math.Sincos(deg * math.Pi / 180)
+	cx, cy := w/2, h/2
+	// src = R·(p − centre) + centre with R = [[cos, −sin], [sin, cos]]
+	// (y down: this shows the content turned counter-clockwise).
+	r := affine{a: c, b: -s, c: s, d: c}
+	r.tx = cx - (r.a*cx + r.b*cy)
+	r.ty = cy - (r.c*cx + r.d*cy)
+	return r
+}
+
+// sampler draws the per-step sampling inputs of a list of transforms.
+type sampler struct {
+	ts        []Transform
+	b, h, w   int // images and their size (the render size)
+	crops     int
+	noise     float64
+	geometric bool
+}
+
+func newSampler(ts []Transform, b, h, w int) *sampler {
+	s := &sampler{ts: ts, b: b, h: h, w: w, crops: 1}
+	for _, t := range ts {
+		switch t.kind {
+		case "noise":
+			s.noise = t.values[0]
+		case "boxcrop":
+			s.crops *= t.crops
+			s.geometric = true
+		default:
+			s.geometric = true
+		}
+	}
+	return s
+}
+
+// outputs is the number of images the model sees.
+func (s *sampler) outputs() int { return s.b * s.crops }
+
+// maps draws one affine map per output image (output o shows image
+// o mod b).
+func (s *sampler) maps(rng *rand.Rand) []affine {
+	out := make([]affine, s.outputs())
+	for o := range out {
+		m := identity
+		cw, ch := float64(s.w), float64(s.h)
+		for _, t := range s.ts {
+			switch t.kind {
+			case "pad":
+				p := float64(t.px)
+				m = m.then(affine{a: 1, d: 1, tx: -p, ty: -p})
+				cw, ch = cw+2*p, ch+2*p
+			case "jitter":
+				ox, oy := rng.IntN(t.px+1), rng.IntN(t.px+1)
+				m = m.then(affine{a: 1, d: 1, tx: float64(ox), ty: float64(oy)})
+				cw, ch = cw-float64(t.px), ch-float64(t.px)
+			case "scale":
+				f := t.values[rng.IntN(len(t.values))]
+				nw, nh := math.Round(cw*f), math.Round(ch*f)
+				m = m.then(affine{a: cw / nw, d: ch / nh})
+				cw, ch = nw, nh
+			case "rotate":
+				m = m.then(rotation(t.values[rng.IntN(len(t.values))], cw, ch))
+			case "boxcrop":
+				side := (t.lo + (t.hi-t.lo)*rng.Float64()) * math.Min(cw, ch)
+				x0, y0 := rng.Float64()*(cw-side), rng.Float64()*(ch-side)
+				m = m.then(affine{a: side / float64(s.w), d: side / float64(s.h), tx: x0, ty: y0})
+				cw, ch = float64(s.w), float64(s.h)
+			}
+		}
+		// The model sees the centre render-size window of the canvas.
+		out[o] = m.then(affine{a: 1, d: 1, tx: (cw - float64(s.w)) / 2, ty: (ch - float64(s.h)) / 2})
+	}
+	return out
+}
+
+// bilinear returns, for output images of h×w sampling source images of
+// h×w through maps (output o reads image o mod b), the gather indices
+// [len(maps)·h·w·4] into the flattened [b·h·w] source pixels and their
+// weights: torch grid_sample's bilinear interpolation with align_corners
+// false; corners outside the image get weight 0 (the fill is added in the
+// graph).
+func bilinear(maps []affine, b, h, w int) (idx []int32, wts []float32) {
+	n := len(maps) * h * w * 4
+	idx, wts = make([]int32, n), make([]float32, n)
+	k := 0
+	for o, m := range maps {
+		base := (o % b) * h * w
+		for i := range h {
+			for j := range w {
+				x, y := m.apply(float64(j)+0.5, float64(i)+0.5)
+				u, v := x-0.5, y-0.5
+				x0, y0 := math.Floor(u), math.Floor(v)
+				fx, fy := u-x0, v-y0
+				for c := range 4 {
+					cx, cy := int(x0)+c%2, int(y0)+c/2
+					wx, wy := 1-fx, 1-fy
+					if c%2 == 1 {
+						wx = fx
+					}
+					if c/2 == 1 {
+						wy = fy
+					}
+					if cx >= 0 && cx < w && cy >= 0 && cy < h {
+						idx[k] = int32(base + cy*w + cx)
+						wts[k] = float32(wx * wy)
+					}
+					k++
+				}
+			}
+		}
+	}
+	return idx, wts
+}
+
+// resample builds the transformed images [O, 3, h, w] from images
+// [B, 3, h, w], gather indices idx [O, h, w, 4, 1] and weights
+// wts [O, h, w, 4, 1] from [bilinear].
+func resample(img, idx, wts *Node) *Node {
+	b, c, h, w := img.Shape().Dim(0), img.Shape().Dim(1), img.Shape().Dim(2), img.Shape().Dim(3)
+	flat := Reshape(TransposeAllAxes(AddScalar(img, -Fill), 0, 2, 3, 1), b*h*w, c)
+	g := Gather(flat, idx)           // [O, h, w, 4, c]
+	out := ReduceSum(Mul(g, wts), 3) // [O, h, w, c]
+	return AddScalar(TransposeAllAxes(out, 0, 3, 1, 2), Fill)
+}
