@@ -53,7 +53,7 @@ const (
 	// distance's grows, so the pixels need less.
 	defaultAlpha       = 0.3
 	defaultAlphaPixels = 0.05
-	defaultLR    = 0.05
+	defaultLR          = 0.05
 )
 
 // options are the command-line settings.
