@@ -232,3 +232,51 @@ func TestObjectivesVsTorch(t *testing.T) {
 		}
 	}
 }
+
+// TestDFTFormsAgree compares the FFT-op form of the inverse DFT with the
+// matrix form, values and gradients. It needs a backend with FFT ops
+// (XLA); on the pure-Go backend, which has none, it is skipped.
+func TestDFTFormsAgree(t *testing.T) {
+	b := backend.MustGet()
+	if backend.IsGo(b) {
+		t.Skip("the pure-Go backend has no FFT op; run with GOMLX_BACKEND=xla:... to compare the two forms")
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	const h, w = 16, 20
+	dims := []int{2, 3, h, spectrumWidth(w)}
+	n := 2 * 3 * h * spectrumWidth(w)
+	re, im := randn(rng, n), randn(rng, n)
+	var got [2][]float32
+	for i, form := range []DFT{DFTMatMul, DFTFFT} {
+		out := MustExecOnceN(b, func(re, im *Node) []*Node {
+			x := InverseRealDFT2(re, im, w, form)
+			loss := ReduceAllSum(Mul(x, Sin(x)))
+			return append([]*Node{x}, Gradient(loss, re, im)...)
+		}, tensors.FromFlatDataAndDimensions(re, dims...), tensors.FromFlatDataAndDimensions(im, dims...))
+		for _, o := range out {
+			got[i] = append(got[i], flat(t, o)...)
+		}
+	}
+	if e := pyref.RelErr(got[1], got[0]); e > 1e-4 {
+		t.Errorf("FFT form vs matrix form: relative error %.2g (values and gradients)", e)
+	}
+}
+
+// TestCosine checks the cosine schedule's ends, midpoint and monotonicity.
+func TestCosine(t *testing.T) {
+	f := Cosine(0.1)
+	if v := f(1, 11); math.Abs(v-1) > 1e-12 {
+		t.Errorf("first step: %g, want 1", v)
+	}
+	if v := f(11, 11); math.Abs(v-0.1) > 1e-12 {
+		t.Errorf("last step: %g, want 0.1", v)
+	}
+	if v := f(6, 11); math.Abs(v-0.55) > 1e-12 {
+		t.Errorf("midpoint: %g, want 0.55", v)
+	}
+	for s := 2; s <= 11; s++ {
+		if f(s, 11) > f(s-1, 11) {
+			t.Errorf("rises at step %d", s)
+		}
+	}
+}

@@ -381,20 +381,12 @@ func (g *graphs) images(v *Node) *Node {
 }
 
 // toModel maps RGB images in [0,1] to the model's input: channel order,
-// range, mean and std.
+// then range, mean and std (cnn.NormalizeNode).
 func toModel(img *Node, in cnn.Input) *Node {
 	if in.Order == "BGR" {
 		img = Reverse(img, 1)
 	}
-	lo, hi := in.Range[0], in.Range[1]
-	if lo != 0 || hi != 1 {
-		img = AddScalar(MulScalar(img, float64(hi-lo)), float64(lo))
-	}
-	if len(in.Mean) > 0 {
-		g := img.Graph()
-		img = Div(Sub(img, Reshape(Const(g, in.Mean), 1, 3, 1, 1)), Reshape(Const(g, in.Std), 1, 3, 1, 1))
-	}
-	return img
+	return cnn.NormalizeNode(img, in)
 }
 
 // terms evaluates the objective's terms on images img [B,3,H,W] (the
