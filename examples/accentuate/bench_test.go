@@ -18,7 +18,7 @@ import (
 // them), with the command's defaults (128², 64 steps, keep the layer
 // halfway down, alpha 0.3), it accentuates several channels on several
 // photos and reports the smallest activation gain over the photo (target
-// ≥ 2) and the smallest grey-level correlation with the photo (target ≥
+// ≥ 2; over the cases where the photo's activation is positive) and the smallest grey-level correlation with the photo (target ≥
 // 0.5). Every case is logged; run with
 //
 //	go test ./examples/accentuate -run '^$' -bench Accentuate -benchtime 1x -v
@@ -63,7 +63,10 @@ func BenchmarkAccentuate(b *testing.B) {
 				fmt.Fprintf(os.Stderr, "%-12s %s:%d: %.2f×, correlation %.3f\n", ph, ch.layer, ch.c, rep.Gain, rep.Correlation)
 				b.Logf("%-12s %s:%d keep %s: activation %.3g → %.3g (%.2f×), grey correlation %.3f, %.0fs",
 					ph, ch.layer, ch.c, rep.Keep, rep.ActivationPhoto, rep.ActivationFinal, rep.Gain, rep.Correlation, rep.Seconds)
-				minGain, minCorr = min(minGain, rep.Gain), min(minCorr, rep.Correlation)
+				if rep.ActivationPhoto > 0 { // a ratio means nothing otherwise
+					minGain = min(minGain, rep.Gain)
+				}
+				minCorr = min(minCorr, rep.Correlation)
 			}
 		}
 		b.ReportMetric(minGain, "min-gain")

@@ -178,12 +178,14 @@ type Report struct {
 	Transforms string `json:"transforms"`
 	// ActivationPhoto and ActivationFinal are the channel's mean
 	// activation on the photo and on accentuated.png (as saved, 8-bit);
-	// Gain is their ratio.
+	// Gain is their ratio (0 when the photo's activation is not positive),
+	// Increase their difference.
 	ActivationPhoto float64 `json:"activation_photo"`
 	ActivationFinal float64 `json:"activation_final"`
 	Gain            float64 `json:"gain"`
+	Increase        float64 `json:"increase"`
 	// Correlation is the grey-level (Pearson) correlation of
-	// accentuated.png with the photo.
+	// accentuated.png with the photo (0 when either is flat).
 	Correlation float64    `json:"grey_correlation"`
 	Files       []string   `json:"files"`
 	Snapshots   []Snapshot `json:"snapshots"`
@@ -316,8 +318,8 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		return saveErr
 	}
 	if final != nil {
-		fmt.Fprintf(stdout, "activation of %s:%d: %.4g on the photo → %.4g (%.2f×); grey-level correlation with the photo %.3f\n  %s\n  %s\n",
-			o.layer, o.channel, rep.ActivationPhoto, rep.ActivationFinal, rep.Gain, rep.Correlation,
+		fmt.Fprintf(stdout, "activation of %s:%d: %.4g on the photo → %.4g (%+.4g%s); grey-level correlation with the photo %.3f\n  %s\n  %s\n",
+			o.layer, o.channel, rep.ActivationPhoto, rep.ActivationFinal, rep.Increase, gainText(rep.Gain), rep.Correlation,
 			filepath.Join(o.out, "accentuated.png"), filepath.Join(o.out, outdir.Report))
 	}
 	if res.Interrupted {
@@ -352,10 +354,22 @@ func finish(rep *Report, dir string, b compute.Backend, m cnn.Model, obj optvis.
 	if err != nil {
 		return err
 	}
-	rep.ActivationFinal = after
-	rep.Gain = after / rep.ActivationPhoto
-	rep.Correlation = imageops.GreyCorrelation(got.Pix, ph.Pix, ph.W, ph.H, 3)
+	rep.ActivationFinal, rep.Increase = after, after-rep.ActivationPhoto
+	if rep.ActivationPhoto > 0 {
+		rep.Gain = after / rep.ActivationPhoto
+	}
+	if rep.Correlation = imageops.GreyCorrelation(got.Pix, ph.Pix, ph.W, ph.H, 3); math.IsNaN(rep.Correlation) {
+		rep.Correlation = 0
+	}
 	return nil
+}
+
+// gainText formats a gain ratio, or nothing when there is none.
+func gainText(g float64) string {
+	if g == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %.2f×", g)
 }
 
 // keepLayer picks the default -keep: the layer with a feature map halfway

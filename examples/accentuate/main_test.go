@@ -105,7 +105,7 @@ func TestRun(t *testing.T) {
 	if rep.Tool != tool || rep.StepsDone != 6 || rep.Interrupted || len(rep.Snapshots) != 2 || rep.Keep != "layer1.0" || rep.Alpha != defaultAlpha {
 		t.Errorf("report: %+v", rep)
 	}
-	if !(rep.ActivationFinal > rep.ActivationPhoto) || rep.Gain != rep.ActivationFinal/rep.ActivationPhoto {
+	if !(rep.ActivationFinal > rep.ActivationPhoto) || rep.Gain != rep.ActivationFinal/rep.ActivationPhoto || rep.Increase != rep.ActivationFinal-rep.ActivationPhoto {
 		t.Errorf("activation %.4f → %.4f, gain %.4f: the channel should rise", rep.ActivationPhoto, rep.ActivationFinal, rep.Gain)
 	}
 	if !(rep.Correlation > 0.5 && rep.Correlation <= 1) {
