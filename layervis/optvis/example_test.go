@@ -40,15 +40,15 @@ func ExampleRender() {
 }
 
 // A batch of four images of one channel made to differ from one another
-// (lucid's diversity term), with MaCo's phase-only parameterization and its
-// box-crop augmentation.
+// (lucid's diversity term, weight 1 on this model), with MaCo's phase-only
+// parameterization and its box-crop augmentation.
 func ExampleDiversity() {
 	m, _, err := zoo.Open("demo", "")
 	if err != nil {
 		log.Fatal(err)
 	}
 	layer := "tower_0/MobilenetV3/expanded_conv_5/expand/Relu"
-	obj := optvis.Sum(optvis.Channel(layer, 7), optvis.Diversity(layer).Scale(100))
+	obj := optvis.Sum(optvis.Channel(layer, 7), optvis.Diversity(layer))
 	res, err := optvis.Render(context.Background(), nil, m, obj).
 		Batch(4).Param(optvis.MaCoParam()).LR(1).
 		Transforms(optvis.BoxCrop(0.5, 0.9, 2), optvis.Noise(0.05)).Done()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/internal/pyref"
+	"github.com/layervis/layervis/layervis/photo"
 )
 
 var refScript = filepath.Join("testdata", "ref.py")
@@ -160,10 +161,8 @@ func TestResample(t *testing.T) {
 	var want struct{ Out []float64 }
 	pyref.JSON(t, []string{"torch"}, refScript, "grid_sample",
 		map[string]any{"img": img, "dims": []int{n, 3, h, w}, "theta": theta, "fill": Fill}, &want)
-	idx, wts := bilinear(maps, n, h, w)
-	o := len(maps)
 	got := MustExecOnce(backend.MustGet(), resample, tensors.FromFlatDataAndDimensions(img, n, 3, h, w),
-		tensors.FromFlatDataAndDimensions(idx, o, h, w, 4, 1), tensors.FromFlatDataAndDimensions(wts, o, h, w, 4, 1))
+		tensors.FromFlatDataAndDimensions(flatMaps(maps), len(maps), 6))
 	if e := pyref.RelErr(flat(t, got), f32(want.Out)); e > 1e-5 {
 		t.Errorf("relative error %.2g against torch grid_sample", e)
 	}
@@ -277,6 +276,66 @@ func TestCosine(t *testing.T) {
 	for s := 2; s <= 11; s++ {
 		if f(s, 11) > f(s-1, 11) {
 			t.Errorf("rises at step %d", s)
+		}
+	}
+}
+
+// TestSpectrum checks MaCo's magnitude spectrum against numpy's rfft2 of
+// the images in the decorrelated colour space.
+func TestSpectrum(t *testing.T) {
+	const n, h, w = 3, 8, 10
+	rng := rand.New(rand.NewPCG(15, 16))
+	var imgs []*photo.RGB
+	var pix []float32
+	for range n {
+		img := &photo.RGB{W: w, H: h, Pix: make([]float32, h*w*3)}
+		for i := range img.Pix {
+			img.Pix[i] = rng.Float32()
+		}
+		imgs = append(imgs, img)
+		pix = append(pix, img.Pix...)
+	}
+	got, err := Spectrum(imgs, h, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want struct{ Out []float64 }
+	pyref.JSON(t, []string{"numpy"}, refScript, "spectrum", map[string]any{"pix": pix, "dims": []int{n, h, w, 3}}, &want)
+	if e := pyref.RelErr(got, f32(want.Out)); e > 1e-5 {
+		t.Errorf("relative error %.2g against numpy", e)
+	}
+	for _, c := range []struct{ h, w int }{{6, 6}, {4, 9}, {16, 12}} {
+		if f := fitHW(imgs[0], c.h, c.w); f.W != c.w || f.H != c.h {
+			t.Errorf("fitHW(10x8 image, %d, %d) is %dx%d", c.h, c.w, f.W, f.H)
+		}
+	}
+}
+
+// TestParamImage checks the Fourier and MaCo parameterizations, whole
+// (spectrum scale or phase, inverse DFT, standardization, decorrelated
+// colour, sigmoid), against lucid's and Xplique's formulas in PyTorch.
+func TestParamImage(t *testing.T) {
+	const n, h, w = 2, 8, 10
+	rng := rand.New(rand.NewPCG(17, 18))
+	l := spectrumWidth(w)
+	mag := make([]float32, 3*h*l)
+	for i := range mag {
+		mag[i] = 1 + 5*rng.Float32()
+	}
+	for _, p := range []Param{FourierParam(), MaCoParam()} {
+		p.Spectrum = mag
+		v, dims := p.Init(rng, n, h, w)
+		for i := range v {
+			v[i] *= 30 // away from the grey of a near-zero start
+		}
+		var want struct{ Out []float64 }
+		pyref.JSON(t, []string{"torch"}, refScript, "param_image", map[string]any{
+			"kind": p.Kind.String(), "v": v, "dims": dims, "h": h, "w": w, "decay": p.Decay, "mag": mag}, &want)
+		got := MustExecOnce(backend.MustGet(), func(v *Node) *Node {
+			return p.Image(v, h, w, Reshape(Const(v.Graph(), mag), 3, h, l), DFTMatMul)
+		}, tensors.FromFlatDataAndDimensions(v, dims...))
+		if e := pyref.RelErr(flat(t, got), f32(want.Out)); e > 1e-5 {
+			t.Errorf("%s: relative error %.2g against the reference", p, e)
 		}
 	}
 }
