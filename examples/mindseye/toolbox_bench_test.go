@@ -26,11 +26,11 @@ import (
 // variant (mindseye.Run.ToolboxRender: the same facets, each image
 // optimized from its exemplar blend in optvis's decorrelated Fourier
 // parameterization with small transforms and the dual objective, for as
-// many steps), and logs per facet the activation on its channels (initial
+// many steps; also with the spectrum decay 1.5 of Horama), and logs per facet the activation on its channels (initial
 // blend, clean, toolbox) and the share of spectral power above
 // half-Nyquist of each final image next to the photos' mean (a washed-out
 // image has less, noise more). BENCH_OUT=DIR also writes a PNG per facet:
-// blend, clean, toolbox.
+// blend, clean, toolbox, toolbox with decay 1.5.
 //
 //	go test ./examples/mindseye -run '^$' -bench ToolboxVsClean -benchtime 1x -v
 func BenchmarkToolboxVsClean(b *testing.B) {
@@ -72,7 +72,14 @@ func BenchmarkToolboxVsClean(b *testing.B) {
 			b.Fatal(err)
 		}
 		blends := r.Images()
-		res, err := r.ToolboxRender(ctx, cfg.Iterations, 0.05, nil)
+		res, err := r.ToolboxRender(ctx, optvis.FourierParam(), cfg.Iterations, 0.05, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Horama's steeper spectrum decay, 1.5: less high-frequency detail.
+		steep := optvis.FourierParam()
+		steep.Decay = 1.5
+		res15, err := r.ToolboxRender(ctx, steep, cfg.Iterations, 0.05, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -87,20 +94,19 @@ func BenchmarkToolboxVsClean(b *testing.B) {
 			photoHF += imageops.HighFrequencyShare(f.Pix, f.W, f.H, 3, 0.25) / float64(len(photos))
 		}
 		b.Logf("photos: high-frequency share %.4f (mean of %d)", photoHF, len(photos))
-		var gainClean, gainToolbox float64
+		var gainClean, gainToolbox, gainSteep float64
 		for k, f := range r.Facets() {
 			last := rep.Facets[k].Snapshots[len(rep.Facets[k].Snapshots)-1]
 			clean, err := photo.Load(filepath.Join(cleanOut, last.File))
 			if err != nil {
 				b.Fatal(err)
 			}
-			imgs := []*photo.RGB{photo.FromImage(blends[k]), clean, photo.FromImage(res.Final().Images[k])}
+			imgs := []*photo.RGB{photo.FromImage(blends[k]), clean, photo.FromImage(res.Final().Images[k]), photo.FromImage(res15.Final().Images[k])}
 			w := make([]float32, len(f.Target))
 			for _, c := range f.Channels {
 				w[c] = 1 / float32(len(f.Channels))
 			}
-			var act [3]float64
-			var hf [3]float64
+			var act, hf [4]float64
 			for i, img := range imgs {
 				if act[i], _, err = optvis.Evaluate(bk, r.Config().Model, optvis.ChannelSet(cfg.Target, w), img); err != nil {
 					b.Fatal(err)
@@ -109,8 +115,9 @@ func BenchmarkToolboxVsClean(b *testing.B) {
 			}
 			gainClean += act[1] / act[0] / float64(len(r.Facets()))
 			gainToolbox += act[2] / act[0] / float64(len(r.Facets()))
-			b.Logf("facet %d: activation blend %.3g, clean %.3g (%.2f×), toolbox %.3g (%.2f×); high-frequency share blend %.4f, clean %.4f, toolbox %.4f",
-				k+1, act[0], act[1], act[1]/act[0], act[2], act[2]/act[0], hf[0], hf[1], hf[2])
+			gainSteep += act[3] / act[0] / float64(len(r.Facets()))
+			b.Logf("facet %d: activation blend %.3g, clean %.3g (%.2f×), toolbox %.3g (%.2f×), decay 1.5 %.3g (%.2f×); high-frequency share blend %.4f, clean %.4f, toolbox %.4f, decay 1.5 %.4f",
+				k+1, act[0], act[1], act[1]/act[0], act[2], act[2]/act[0], act[3], act[3]/act[0], hf[0], hf[1], hf[2], hf[3])
 			if d := os.Getenv("BENCH_OUT"); d != "" {
 				if err := photo.SavePNG(filepath.Join(d, fmt.Sprintf("facet_%02d.png", k+1)), strip(imgs)); err != nil {
 					b.Fatal(err)
@@ -119,6 +126,7 @@ func BenchmarkToolboxVsClean(b *testing.B) {
 		}
 		b.ReportMetric(gainClean, "clean-gain")
 		b.ReportMetric(gainToolbox, "toolbox-gain")
+		b.ReportMetric(gainSteep, "toolbox-decay1.5-gain")
 	}
 }
 

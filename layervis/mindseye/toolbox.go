@@ -34,14 +34,15 @@ func (r *Run) ToolboxObjective(lambda float64) (optvis.Objective, error) {
 // ToolboxRender renders the facets found by [Run.Prepare] with
 // layervis/optvis instead of Stage C's loop ([Run.Step]): the non-reference
 // variant of the method. Each facet's image starts from its exemplar blend
-// in the decorrelated Fourier parameterization ([optvis.FromImage]) and is
+// in the parameterization p (usually [optvis.FourierParam], decorrelated
+// Fourier; see [optvis.FromImage]) and is
 // optimized for steps steps with Adam at learning rate lr, small jitter,
 // scale and rotation ([optvis.AccentTransforms]) and the dual objective
 // ([Run.ToolboxObjective]) at the end value of the configuration's λ
 // schedule; no host regularizers, mask or quantization. It returns
 // optvis's result (the final images are Result.Final().Images, in facet
 // order) and writes nothing.
-func (r *Run) ToolboxRender(ctx context.Context, steps int, lr float64, progress func(optvis.Event), snapshots ...int) (*optvis.Result, error) {
+func (r *Run) ToolboxRender(ctx context.Context, p optvis.Param, steps int, lr float64, progress func(optvis.Event), snapshots ...int) (*optvis.Result, error) {
 	obj, err := r.ToolboxObjective(r.cfg.Lambda.End)
 	if err != nil {
 		return nil, err
@@ -50,7 +51,7 @@ func (r *Run) ToolboxRender(ctx context.Context, steps int, lr float64, progress
 	for _, img := range r.Images() {
 		blends = append(blends, photo.FromImage(img))
 	}
-	p, err := optvis.FromImage(optvis.FourierParam(), blends...)
+	p, err = optvis.FromImage(p, blends...)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+
+	"github.com/layervis/layervis/layervis/optvis"
 )
 
 // TestToolboxRender renders the facets of a small run with the toolbox
@@ -18,13 +20,13 @@ func TestToolboxRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.ToolboxRender(context.Background(), 2, 0.05, nil); err == nil {
+	if _, err := r.ToolboxRender(context.Background(), optvis.FourierParam(), 2, 0.05, nil); err == nil {
 		t.Error("ToolboxRender before Prepare: no error")
 	}
 	if err := r.Prepare(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	res, err := r.ToolboxRender(context.Background(), 30, 0.05, nil, 1)
+	res, err := r.ToolboxRender(context.Background(), optvis.FourierParam(), 30, 0.05, nil, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
