@@ -65,22 +65,17 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
+	"github.com/layervis/layervis/examples/internal/cli"
 	"github.com/layervis/layervis/layervis/assets"
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/cnn"
 	"github.com/layervis/layervis/layervis/mindseye"
 	"github.com/layervis/layervis/layervis/zoo"
 )
-
-// fallbackModel is the model used when the demo is missing.
-const fallbackModel = "resnet18"
 
 // quick holds the quick settings (mindseye.Quick), the flags' defaults:
 // sized and tuned so that the demo model finishes in a few minutes on two
@@ -138,7 +133,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	o := &options{}
 	ref := mindseye.Clean()
-	fs.StringVar(&o.model, "model", "", "model: \"demo\" (the offline demo detector), a built-in architecture (resnet18 … vgg19_bn), a TF.js model.json or an ONNX .onnx file; default: demo, or "+fallbackModel+" with random weights if the demo is not available")
+	fs.StringVar(&o.model, "model", "", "model: \"demo\" (the offline demo detector), a built-in architecture (resnet18 … vgg19_bn), a TF.js model.json or an ONNX .onnx file; default: demo, or "+cli.Fallback+" with random weights if the demo is not available")
 	fs.StringVar(&o.weights, "weights", "", "weights file (.pth or .safetensors) for a built-in architecture given with -model (the demo, TF.js and ONNX models carry their own)")
 	fs.StringVar(&o.layer, "layer", "", "target layer whose pooled features define the facets; default: the model's suggestion (ResNet: layer4)")
 	fs.StringVar(&o.penalty, "penalty", "", "penalty layer (L1), usually a module's input; default: the model's suggestion (ResNet-50: layer4.2.conv3:in)")
@@ -239,12 +234,7 @@ func main() {
 	if err != nil {
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-ctx.Done()
-		stop() // a second Ctrl-C kills the process
-	}()
-	err = run(ctx, o, os.Stdout, os.Stderr)
+	err = run(cli.SignalContext(), o, os.Stdout, os.Stderr)
 	switch {
 	case errors.Is(err, errInterrupted):
 		os.Exit(130) // 128 + SIGINT, as a shell reports an interrupted command
@@ -283,23 +273,14 @@ func message(err error) string {
 
 // openModel opens the model the options name. With no -model it tries the
 // demo and, if it is missing or suggests no layers, falls back to
-// resnet18 with random weights, saying so loudly.
+// cli.Fallback with random weights, saying so loudly.
 func openModel(o *options, stderr io.Writer) (cnn.Model, zoo.Info, error) {
-	if o.model != "" {
-		return zoo.Open(o.model, o.weights)
-	}
-	if o.weights != "" {
-		return nil, zoo.Info{}, fmt.Errorf("-weights %s needs -model: it is for a built-in architecture (e.g. -model resnet50 -weights %s); the default model, the demo, carries its own weights", o.weights, o.weights)
-	}
-	m, info, err := zoo.Open("demo", "")
-	if err == nil {
-		if _, ok := m.(cnn.MethodLayers); ok || o.layer != "" {
-			return m, info, nil
+	return cli.OpenModel(o.model, o.weights, func(m cnn.Model) error {
+		if _, ok := m.(cnn.MethodLayers); !ok && o.layer == "" {
+			return fmt.Errorf("the demo model suggests no layers for the method yet")
 		}
-		err = fmt.Errorf("the demo model suggests no layers for the method yet")
-	}
-	fmt.Fprintf(stderr, "\n*** The demo model is not usable here (%v).\n*** Running %s with RANDOM weights instead: the images show the architecture, nothing learned.\n*** Fetch the demo with %s, or pass -model and -weights.\n\n", err, fallbackModel, assets.FetchHint)
-	return zoo.Open(fallbackModel, "")
+		return nil
+	}, stderr)
 }
 
 func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
@@ -314,9 +295,6 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	m, info, err := openModel(o, stderr)
 	if err != nil {
 		return err
-	}
-	if info.Random && o.model != "" {
-		fmt.Fprintf(stderr, "*** %s has RANDOM weights (%s): the images show the architecture, nothing learned.\n", m.Name(), info.Source)
 	}
 	images := o.extra
 	if o.images != "" {
@@ -351,7 +329,7 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	for _, w := range r.Report().Warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
-	bar := &progress{w: stderr, quiet: o.quiet, start: time.Now()}
+	bar := &progress{cli.Bar{W: stderr, Quiet: o.quiet}}
 	err = r.Prepare(ctx, bar.event)
 	for err == nil {
 		var ev mindseye.Event
@@ -359,7 +337,7 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 			bar.event(ev)
 		}
 	}
-	bar.clear()
+	bar.Clear()
 	if errors.Is(err, mindseye.ErrDone) {
 		err = nil
 	}
@@ -395,58 +373,30 @@ func summary(w io.Writer, rep *mindseye.Report, out string) {
 	}
 }
 
-// progress draws a one-line progress bar on a terminal, or a line per
+// progress shows a run's events: a progress bar on a terminal, a line per
 // snapshot elsewhere.
-type progress struct {
-	w     io.Writer
-	quiet bool
-	start time.Time
-	shown bool
-}
+type progress struct{ cli.Bar }
 
 func (p *progress) event(ev mindseye.Event) {
 	if ev.Warning {
-		p.clear()
-		fmt.Fprintln(p.w, "warning:", ev.Message)
+		p.Line("warning: %s", ev.Message)
 		return
 	}
-	if p.quiet {
+	if p.Quiet {
 		return
 	}
-	tty := isTerminal(p.w)
+	tty := cli.IsTerminal(p.W)
 	switch {
 	case ev.Stage != mindseye.StageOptimize:
-		if tty {
-			fmt.Fprintf(p.w, "\r\033[K%s: %s", ev.Stage, ev.Message)
-			p.shown = true
-		} else if ev.Stage == mindseye.StageFacets && ev.Total == 0 {
-			fmt.Fprintf(p.w, "%s: %s\n", ev.Stage, ev.Message)
+		p.Status(0, 0, fmt.Sprintf("%s: %s", ev.Stage, ev.Message))
+		if !tty && ev.Stage == mindseye.StageFacets && ev.Total == 0 {
+			p.Line("%s: %s", ev.Stage, ev.Message)
 		}
 	case tty:
-		const width = 24
-		done := width * ev.Done / max(ev.Total, 1)
-		eta := time.Duration(float64(ev.Total-ev.Done)/max(ev.Rate, 1e-9)) * time.Second
-		fmt.Fprintf(p.w, "\r\033[K[%s%s] %d/%d loss %.4g (act %.3g, dist %.3g, L1 %.3g) %.2f it/s ETA %s",
-			strings.Repeat("#", done), strings.Repeat(".", width-done), ev.Iteration, ev.Total, ev.Terms.Total,
-			ev.Terms.Activation, ev.Terms.Distance, ev.Terms.L1, ev.Rate, eta.Round(time.Second))
-		p.shown = true
+		p.Status(ev.Done, ev.Total, fmt.Sprintf("%d/%d loss %.4g (act %.3g, dist %.3g, L1 %.3g) %.2f it/s ETA %s",
+			ev.Iteration, ev.Total, ev.Terms.Total, ev.Terms.Activation, ev.Terms.Distance, ev.Terms.L1, ev.Rate,
+			cli.ETA(ev.Done, ev.Total, ev.Rate)))
 	case ev.Snapshot != nil:
-		fmt.Fprintf(p.w, "iteration %d/%d loss %.4g, %.2f it/s\n", ev.Iteration, ev.Total, ev.Terms.Total, ev.Rate)
+		p.Line("iteration %d/%d loss %.4g, %.2f it/s", ev.Iteration, ev.Total, ev.Terms.Total, ev.Rate)
 	}
-}
-
-func (p *progress) clear() {
-	if p.shown {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.shown = false
-	}
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

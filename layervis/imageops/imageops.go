@@ -13,6 +13,10 @@
 //   - [TruncUint8], [RoundHalfEven] and [RoundUint8]: NumPy's astype(uint8),
 //     np.round and SciPy's uint8 output rounding.
 //
+// It also holds [HighFrequencyShare], the share of an image's spectral
+// power above a frequency: the noise measure of a feature visualization
+// (checked against NumPy's fft2).
+//
 // Images are interleaved (HWC) slices: the value of channel ch of pixel (x,y)
 // of a w×h image with c channels is at index (y*w+x)*c+ch.
 //

@@ -3,22 +3,16 @@ package mindseye
 // The output folder: its safety checks, the snapshots and report.json.
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
-	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 
 	"github.com/gomlx/compute"
 
 	"github.com/layervis/layervis/layervis/backend"
-	"github.com/layervis/layervis/layervis/internal/atomicfile"
+	"github.com/layervis/layervis/layervis/outdir"
 	"github.com/layervis/layervis/layervis/photo"
 )
 
@@ -171,142 +165,36 @@ type Timings struct {
 }
 
 // outDir is a checked output folder.
-type outDir struct {
-	path     string // absolute, symlinks resolved
-	previous bool   // holds a previous report.json of this package
-}
+type outDir struct{ *outdir.Dir }
 
-// resolve returns p absolute with symlinks resolved as far as it exists.
-func resolve(p string) (string, error) {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", err
-	}
-	rest := ""
-	for cur := abs; ; cur = filepath.Dir(cur) {
-		if r, err := filepath.EvalSymlinks(cur); err == nil {
-			return filepath.Join(r, rest), nil
-		}
-		if filepath.Dir(cur) == cur {
-			return abs, nil
-		}
-		rest = filepath.Join(filepath.Base(cur), rest)
-	}
-}
-
-// within reports whether path is dir or inside it (both resolved).
-func within(path, dir string) bool {
-	rel, err := filepath.Rel(dir, path)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
-}
+// staleRE matches the files a previous run wrote: report.json, tsne.png and
+// facet_XX/iteration_NNNN.png.
+var staleRE = regexp.MustCompile(`^(report\.json|tsne\.png|facet_\d{2,}/iteration_\d{4,}\.png)$`)
 
 // checkOut refuses an output folder that is an input folder, holds an input
 // file or folder, is not a folder, or is not empty and not a previous output
 // (unless overwrite).
 func checkOut(out string, set *imageSet, overwrite bool) (*outDir, error) {
-	path, err := resolve(out)
-	if err != nil {
-		return nil, fmt.Errorf("mindseye: output folder %q: %w", out, err)
-	}
+	var inputs []outdir.Input
 	for _, d := range set.dirs {
-		rd, err := resolve(d)
-		if err != nil {
-			return nil, err
-		}
-		if rd == path {
-			return nil, fmt.Errorf("mindseye: output folder %q is an input folder; choose another output folder", out)
-		}
-		if within(rd, path) {
-			return nil, fmt.Errorf("mindseye: output folder %q contains the input folder %q; choose another output folder", out, d)
-		}
+		inputs = append(inputs, outdir.Input{Path: d, What: "input folder"})
 	}
 	for _, f := range set.files {
-		rf, err := resolve(f)
-		if err != nil {
-			return nil, err
-		}
-		if within(rf, path) {
-			return nil, fmt.Errorf("mindseye: output folder %q contains the input image %q; choose another output folder", out, f)
-		}
+		inputs = append(inputs, outdir.Input{Path: f, What: "input image"})
 	}
-	o := &outDir{path: path}
-	st, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return o, nil
-	}
+	d, err := outdir.Check(out, ReportTool, overwrite, inputs...)
 	if err != nil {
-		return nil, fmt.Errorf("mindseye: output folder %q: %w", out, err)
+		return nil, fmt.Errorf("mindseye: %w", err)
 	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("mindseye: output %q exists and is not a folder; choose a folder name", out)
-	}
-	entries, err := os.ReadDir(path)
-	if err != nil {
-		return nil, fmt.Errorf("mindseye: output folder %q: %w", out, err)
-	}
-	if len(entries) == 0 {
-		return o, nil
-	}
-	o.previous = isPreviousOutput(path)
-	if !o.previous && !overwrite {
-		return nil, fmt.Errorf("mindseye: output folder %q is not empty and holds no previous %s report.json; choose a new or empty folder, or set Overwrite (-overwrite) to write into it", out, ReportTool)
-	}
-	return o, nil
+	return &outDir{d}, nil
 }
-
-// isPreviousOutput reports whether dir/report.json was written by this
-// package.
-func isPreviousOutput(dir string) bool {
-	data, err := os.ReadFile(filepath.Join(dir, "report.json"))
-	if err != nil {
-		return false
-	}
-	var r struct {
-		Tool string `json:"tool"`
-	}
-	return json.Unmarshal(data, &r) == nil && r.Tool == ReportTool
-}
-
-var (
-	facetDirRE = regexp.MustCompile(`^facet_\d{2,}$`)
-	snapFileRE = regexp.MustCompile(`^iteration_\d{4,}\.png$`)
-)
 
 // prepare creates the folder and, in a previous output, removes the files
 // a previous run wrote (report.json, tsne.png, facet_XX/iteration_NNNN.png
 // and the facet folders left empty), so stale facets do not linger.
 func (o *outDir) prepare() error {
-	if err := os.MkdirAll(o.path, 0o755); err != nil {
-		return fmt.Errorf("mindseye: creating the output folder: %w", err)
-	}
-	if !o.previous {
-		return nil
-	}
-	entries, err := os.ReadDir(o.path)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		p := filepath.Join(o.path, e.Name())
-		switch {
-		case e.Name() == "report.json" || e.Name() == "tsne.png":
-			if err := os.Remove(p); err != nil {
-				return fmt.Errorf("mindseye: removing the previous %s: %w", p, err)
-			}
-		case e.IsDir() && facetDirRE.MatchString(e.Name()):
-			files, err := os.ReadDir(p)
-			if err != nil {
-				return err
-			}
-			for _, f := range files {
-				if f.Type().IsRegular() && snapFileRE.MatchString(f.Name()) {
-					if err := os.Remove(filepath.Join(p, f.Name())); err != nil {
-						return fmt.Errorf("mindseye: removing a previous snapshot: %w", err)
-					}
-				}
-			}
-			os.Remove(p) // only succeeds if now empty
-		}
+	if err := o.Prepare(staleRE); err != nil {
+		return fmt.Errorf("mindseye: %w", err)
 	}
 	return nil
 }
@@ -315,12 +203,8 @@ func (o *outDir) prepare() error {
 // that nothing is written outside the output folder.
 func (o *outDir) facetDir(index int) (string, error) {
 	name := fmt.Sprintf("facet_%02d", index+1)
-	p := filepath.Join(o.path, name)
-	if st, err := os.Lstat(p); err == nil && !st.IsDir() {
-		return "", fmt.Errorf("mindseye: %s exists and is not a folder (a link?); remove it or choose another output folder", p)
-	}
-	if err := os.MkdirAll(p, 0o755); err != nil {
-		return "", fmt.Errorf("mindseye: creating %s: %w", p, err)
+	if _, err := o.Sub(name); err != nil {
+		return "", fmt.Errorf("mindseye: %w", err)
 	}
 	return name, nil
 }
@@ -328,16 +212,8 @@ func (o *outDir) facetDir(index int) (string, error) {
 // writeReport writes report.json through a temporary file renamed into
 // place, so a reader never sees a partial file.
 func (o *outDir) writeReport(r *Report) error {
-	data, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("mindseye: encoding the report: %w", err)
-	}
-	err = atomicfile.Write(filepath.Join(o.path, "report.json"), func(w io.Writer) error {
-		_, err := w.Write(append(data, '\n'))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("mindseye: writing the report: %w", err)
+	if err := o.WriteReport(r); err != nil {
+		return fmt.Errorf("mindseye: %w", err)
 	}
 	return nil
 }
@@ -358,5 +234,5 @@ func toImage(px []float32, size int, swap bool) *image.NRGBA {
 
 // savePNG writes img under the output folder.
 func (o *outDir) savePNG(rel string, img image.Image) error {
-	return photo.SavePNG(filepath.Join(o.path, rel), img)
+	return photo.SavePNG(filepath.Join(o.Path, rel), img)
 }

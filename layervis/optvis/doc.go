@@ -74,6 +74,16 @@
 // [Adam] is written in the graph exactly as torch.optim.Adam; a
 // [Renderer.Schedule] multiplies its learning rate per step.
 //
+// # Feature accentuation (accent.go)
+//
+// [FromImage] starts a parameterization from photos (the inverse of
+// Param.Image: inverse sigmoid, inverse colour matrix, forward DFT), [Keep]
+// (an earlier layer's features, faccent) and [KeepPixels] (Horama) hold the
+// image close to the photo, [Balance] weighs such a regularizer against the
+// objective by their gradient norms at the start, and [Accentuate] puts
+// them together into a Renderer; [Evaluate] gives an objective's value on
+// photos.
+//
 // # Never hanging
 //
 // compute v0.1.6's pure-Go backend can deadlock when two large matrix

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
 )
@@ -86,6 +87,9 @@ type Param struct {
 	Spectrum []float32
 	// DFT says how the inverse DFT is written; DFTAuto picks by backend.
 	DFT DFT
+	// Start, if set, is the optimized tensor's initial value, laid out as
+	// [Param.Init] returns it (see [FromImage]); SD is then not used.
+	Start []float32
 }
 
 // PixelParam returns lucid's pixel parameterization: pixels, decorrelated
@@ -157,6 +161,9 @@ func (p Param) shape(n, h, w int) []int {
 // (Fourier: real and imaginary parts), [n,3,h,L] (MaCo: the phase).
 func (p Param) Init(rng *rand.Rand, n, h, w int) (values []float32, dims []int) {
 	dims = p.shape(n, h, w)
+	if p.Start != nil {
+		return slices.Clone(p.Start), dims
+	}
 	size := 1
 	for _, d := range dims {
 		size *= d

@@ -238,6 +238,9 @@ func (r *Renderer) check() error {
 	if err := r.param.check(r.h, r.w); err != nil {
 		return err
 	}
+	if err := r.param.checkStart(r.batch, r.h, r.w); err != nil {
+		return err
+	}
 	for _, t := range r.transforms {
 		if err := t.check(); err != nil {
 			return err

@@ -125,6 +125,17 @@ def op_quant(a):
     return {"trunc": v.astype(np.uint8).astype(int).tolist(), "round": np.round(v).tolist()}
 
 
+def op_hf_share(a):
+    out = []
+    for case in a["cases"]:
+        img = image(case)
+        h, w, _ = img.shape
+        p = np.abs(np.fft.fft2(img - img.mean(axis=(0, 1)), axes=(0, 1))) ** 2
+        r = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :])
+        out.append(float(p[r > case["cutoff"]].sum() / p.sum()))
+    return {"share": out}
+
+
 def main():
     op, src, dst = sys.argv[1:4]
     with open(src) as f:
