@@ -6,42 +6,20 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"image"
-	"image/color"
-	"image/png"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/layervis/layervis/examples/internal/clitest"
+
 	"github.com/layervis/layervis/layervis/mindseye"
 )
 
-// gradients writes n small PNGs, each a different colour ramp.
-func gradients(t *testing.T, dir string, n int) {
-	t.Helper()
-	for i := range n {
-		img := image.NewNRGBA(image.Rect(0, 0, 48, 40))
-		for y := range 40 {
-			for x := range 48 {
-				img.SetNRGBA(x, y, color.NRGBA{uint8(x * 5 * (i%3 + 1)), uint8(y * 6 * (i%2 + 1)), uint8(40 * i), 255})
-			}
-		}
-		f, err := os.Create(filepath.Join(dir, string(rune('a'+i))+".png"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := png.Encode(f, img); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-	}
-}
-
 func TestRun(t *testing.T) {
 	in := t.TempDir()
-	gradients(t, in, 5)
+	clitest.Ramps(t, in, 5)
 	base := []string{"-model", "resnet18", "-images", in, "-size", "32", "-clusters", "2",
 		"-exemplars", "2", "-channels", "4", "-iterations", "3", "-save-every", "2", "-seed", "3"}
 	cases := []struct {
@@ -161,7 +139,7 @@ func TestReference(t *testing.T) {
 
 func TestRunErrors(t *testing.T) {
 	in := t.TempDir()
-	gradients(t, in, 3)
+	clitest.Ramps(t, in, 3)
 	cases := []struct {
 		args []string
 		want string
