@@ -12,11 +12,11 @@
 # The bar for the default (fourier): above the photos' maximum on >= 90% of
 # channels, and <= 0.8x the pixel rendering's high-frequency share.
 # Each render's images, grid.png and report.json stay in OUT/DEPTH-PARAM.
-# Usage: scripts/bench-optvis.sh [steps] [out] [params]
-#   e.g. scripts/bench-optvis.sh 256 out/bench-optvis "fourier maco pixel"
+# Usage: scripts/bench-optvis.sh [steps] [out] [params] [more examples/channels flags]
+#   e.g. scripts/bench-optvis.sh 256 out/bench-optvis "fourier maco pixel" "-init-sd 0.5"
 set -euo pipefail
 cd "$(dirname "$0")/.."
-steps=${1:-256} out=${2:-out/bench-optvis} params=${3:-fourier maco pixel}
+steps=${1:-256} out=${2:-out/bench-optvis} params=${3:-fourier maco pixel} extra=${4:-}
 export GOEXPERIMENT=simd
 go build -o /tmp/layervis-channels ./examples/channels
 names=(shallow middle deep)
@@ -29,7 +29,7 @@ for i in 0 1 2; do
     dir="$out/${names[$i]}-$p"
     echo "rendering ${names[$i]} ${layers[$i]} channels ${channels[$i]} with $p ($steps steps) -> $dir" >&2
     /tmp/layervis-channels -quiet -overwrite -layer "${layers[$i]}" -channels "${channels[$i]}" -param "$p" \
-      -steps "$steps" -out "$dir" >/dev/null
+      -steps "$steps" -out "$dir" $extra >/dev/null
   done
 done
 /usr/bin/python3 - "$out" "$params" <<'PY'

@@ -62,6 +62,7 @@ type Settings struct {
 	Transforms    string  `json:"transforms"`
 	TransformList string  `json:"transform_list,omitempty"`
 	LR            float64 `json:"lr"`
+	InitSD        float64 `json:"init_sd"`
 	Seed          uint64  `json:"seed"`
 	Snapshots     []int   `json:"snapshot_steps"`
 }
