@@ -6,7 +6,7 @@ GO ?= go
 FUZZTIME ?= 10s
 KERNEL = $(GO) run ./kernel/cmd/layervis-kernel
 
-.PHONY: all build demo test test-only setup deps assets kernel doctor notebooks notebooks-regen jupyter fuzz bench bench-mindseye bench-render bench-optvis vet
+.PHONY: all build demo test test-only setup deps assets kernel doctor notebooks notebooks-regen jupyter fuzz bench bench-mindseye bench-optvis vet
 
 all: build
 
@@ -79,12 +79,6 @@ bench:
 # a PyTorch implementation of the step.
 bench-mindseye:
 	./scripts/bench-mindseye.sh
-
-# Speed: one feature-visualization render step (ResNet-18, 4 images at 128²,
-# Fourier + decorrelated colour + standard transforms) next to lucid's step in
-# PyTorch.
-bench-render:
-	./scripts/bench.sh resnet18 layer4 128 10 4 render
 
 # Quality: each parameterization over 16 channels at three depths of the demo
 # model, against the demo photos (activation, high-frequency share).

@@ -2,22 +2,15 @@
 # Times one step (forward to layer4 + input gradient + update) of ResNet-50 at
 # 224², batch 1, on layervis's backend (pure Go unless GOMLX_BACKEND says
 # otherwise) and on PyTorch CPU with 2 threads, in one run, and prints the
-# ratio. With "render" as the last argument, the step is one step of a
-# feature-visualization render instead: a Fourier parameterization in
-# decorrelated colour, lucid's standard transforms, the mean of a channel,
-# Adam (optvis on the Go side, lucid's render step in PyTorch).
-# Usage: scripts/bench.sh [model] [layer] [size] [iters] [batch] [render]
-#   e.g. scripts/bench.sh resnet18 layer4 128 10 4 render
+# ratio. Usage: scripts/bench.sh [model] [layer] [size] [iters]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model=${1:-resnet50} layer=${2:-layer4} size=${3:-224} iters=${4:-10} batch=${5:-1} mode=${6:-}
-go_flags=() py_flags=()
-if [ "$mode" = render ]; then go_flags=(-render) py_flags=(--render); fi
+model=${1:-resnet50} layer=${2:-layer4} size=${3:-224} iters=${4:-10}
 export GOEXPERIMENT=simd
 go build -o /tmp/layervis-bench ./examples/bench
-go_json=$(/tmp/layervis-bench -model "$model" -layer "$layer" -size "$size" -iters "$iters" -batch "$batch" "${go_flags[@]}")
+go_json=$(/tmp/layervis-bench -model "$model" -layer "$layer" -size "$size" -iters "$iters")
 py_json=$(OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 layervis/internal/pyref/torchref.py bench \
-  --arch "$model" --layer "$layer" --size "$size" --threads 2 --iters "$iters" --batch "$batch" "${py_flags[@]}")
+  --arch "$model" --layer "$layer" --size "$size" --threads 2 --iters "$iters")
 echo "layervis: $go_json"
 echo "pytorch:  $py_json"
 /usr/bin/python3 - "$go_json" "$py_json" <<'PY'

@@ -4,18 +4,11 @@
 //
 //	go run ./examples/bench -model resnet50 -layer layer4 -size 224 -batch 1 -iters 10
 //
-// With -render it times one step of a feature-visualization render
-// instead (package optvis: a Fourier parameterization in decorrelated
-// colour, the standard transforms, the mean of channel 0 of the layer,
-// Adam), wall time from one step to the next, host-side transform sampling
-// included.
-//
 // It prints one JSON line: {"median_s":…, "min_s":…, …}. scripts/bench.sh
 // runs it next to PyTorch and prints the ratio.
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -23,13 +16,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/bench"
-	"github.com/layervis/layervis/layervis/cnn"
-	"github.com/layervis/layervis/layervis/optvis"
 	"github.com/layervis/layervis/layervis/zoo"
 )
 
@@ -40,15 +30,14 @@ func main() {
 	size := flag.Int("size", 224, "input size")
 	batch := flag.Int("batch", 1, "batch size")
 	iters := flag.Int("iters", 10, "timed steps (after 2 warm-up steps)")
-	render := flag.Bool("render", false, "time a render step (optvis: Fourier, decorrelated, standard transforms, Adam)")
 	flag.Parse()
-	if err := run(*name, *weights, *layer, *size, *batch, *iters, *render); err != nil {
+	if err := run(*name, *weights, *layer, *size, *batch, *iters); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(name, weights, layer string, size, batch, iters int, render bool) error {
+func run(name, weights, layer string, size, batch, iters int) error {
 	b, err := backend.Get()
 	if err != nil {
 		return err
@@ -57,19 +46,13 @@ func run(name, weights, layer string, size, batch, iters int, render bool) error
 	if err != nil {
 		return err
 	}
-	t0, cpu0 := time.Now(), bench.CPUTime()
-	var times []float64
-	if render {
-		if times, err = renderSteps(b, m, layer, size, batch, iters); err != nil {
-			return err
-		}
-		return report(name, layer, size, batch, iters, true, b, times, t0, cpu0)
-	}
 	step, err := bench.Compile(b, m, layer, 0.01)
 	if err != nil {
 		return err
 	}
 	x := bench.Input(m, batch, size)
+	t0, cpu0 := time.Now(), bench.CPUTime()
+	var times []float64
 	for i := range iters + 2 {
 		start := time.Now()
 		out, err := step.Exec(x)
@@ -84,34 +67,9 @@ func run(name, weights, layer string, size, batch, iters int, render bool) error
 			times = append(times, time.Since(start).Seconds())
 		}
 	}
-	return report(name, layer, size, batch, iters, false, b, times, t0, cpu0)
-}
-
-// renderSteps times iters steps of an optvis render: the wall time between
-// consecutive steps' events, after 2 warm-up steps (the first compiles),
-// leaving out the last step, which takes the snapshot.
-func renderSteps(b compute.Backend, m cnn.Model, layer string, size, batch, iters int) ([]float64, error) {
-	var times []float64
-	last := time.Now()
-	_, err := optvis.Render(context.Background(), b, m, optvis.Channel(layer, 0)).Size(size).Batch(batch).
-		Param(optvis.FourierParam()).Transforms(optvis.Standard()...).Steps(iters + 3).
-		Progress(func(ev optvis.Event) {
-			if ev.Stage != optvis.StageOptimize {
-				return
-			}
-			if ev.Step > 2 && ev.Snapshot == nil {
-				times = append(times, time.Since(last).Seconds())
-			}
-			last = time.Now()
-		}).Done()
-	return times, err
-}
-
-// report prints the JSON line.
-func report(name, layer string, size, batch, iters int, render bool, b compute.Backend, times []float64, t0 time.Time, cpu0 time.Duration) error {
 	slices.Sort(times)
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{
-		"model": name, "layer": layer, "size": size, "batch": batch, "render": render, "backend": backend.Describe(b),
+		"model": name, "layer": layer, "size": size, "batch": batch, "backend": backend.Describe(b),
 		"median_s": times[len(times)/2], "min_s": times[0], "iters": iters, "total_s": time.Since(t0).Seconds(),
 		"cpu_s_per_step": (bench.CPUTime() - cpu0).Seconds() / float64(iters+2),
 	})

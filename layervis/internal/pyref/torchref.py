@@ -55,7 +55,6 @@ bench --arch resnet50 --size 224 --layer layer4 --threads 2 --iters 10 [--batch 
 import argparse
 import collections
 import json
-import math
 import os
 import statistics
 import struct
@@ -306,44 +305,6 @@ def truncate(model, path):
     return nn.Sequential(*seq)
 
 
-def render_step(net, a, g):
-    """One step of lucid's default render (lucent's render_vis): a 1/f-scaled
-    Fourier parameterization (lucid's fft_image, sd 0.01), decorrelated
-    colour, sigmoid; lucid's standard transforms (pad 12 with 0.5, jitter 8,
-    scale 0.9-1.1, rotate -10..10 degrees, jitter 4) drawn at random per image
-    and applied as one affine resampling (grid_sample); ImageNet
-    normalization; the mean of channel 0 of the layer, maximized by Adam."""
-    b, h, w = a.batch, a.size, a.size
-    fy = np.fft.fftfreq(h)[:, None]
-    fx = np.fft.fftfreq(w)[: w // 2 + 1]
-    scale = torch.tensor(np.sqrt(w * h) / np.maximum(np.sqrt(fx * fx + fy * fy), 1.0 / max(w, h)), dtype=torch.float32)
-    spectrum = (torch.randn(2, b, 3, h, w // 2 + 1, generator=g) * 0.01).requires_grad_(True)
-    color = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
-    color = color / color.norm(dim=0).max()
-    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-    opt = torch.optim.Adam([spectrum], lr=0.05)
-    scales = torch.tensor([1 + (i - 5) / 50 for i in range(11)])
-    angles = torch.tensor([float(d) for d in range(-10, 11)] + [0.0] * 5) * math.pi / 180
-
-    def step():
-        opt.zero_grad()
-        img = torch.fft.irfft2(torch.complex(spectrum[0] * scale, spectrum[1] * scale), s=(h, w)) / 4
-        img = torch.sigmoid(torch.einsum("ij,bjhw->bihw", color, img))
-        s = scales[torch.randint(len(scales), (b,), generator=g)]
-        r = angles[torch.randint(len(angles), (b,), generator=g)]
-        shift = (torch.randint(-8, 9, (b, 2), generator=g) + torch.randint(-4, 5, (b, 2), generator=g)).float() * 2 / w
-        theta = torch.stack([torch.stack([torch.cos(r) / s, -torch.sin(r) / s, shift[:, 0]], 1),
-                             torch.stack([torch.sin(r) / s, torch.cos(r) / s, shift[:, 1]], 1)], 1)
-        grid = torch.nn.functional.affine_grid(theta * (w + 24) / w, (b, 3, h, w), align_corners=False)
-        x = torch.nn.functional.grid_sample(img - 0.5, grid, align_corners=False) + 0.5
-        loss = -net((x - mean) / std)[:, 0].mean()
-        loss.backward()
-        opt.step()
-
-    return step
-
-
 def cmd_bench(a):
     threads = set_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -354,16 +315,13 @@ def cmd_bench(a):
     net = truncate(model, a.layer)
     net.eval()
     g = torch.Generator().manual_seed(a.seed)
-    if a.render:
-        step = render_step(net, a, g)
-    else:
-        x = torch.randn(a.batch, 3, a.size, a.size, generator=g).requires_grad_(True)
+    x = torch.randn(a.batch, 3, a.size, a.size, generator=g).requires_grad_(True)
 
-        def step():
-            out = net(x)
-            (grad,) = torch.autograd.grad(out.mean(), x)
-            with torch.no_grad():
-                x.sub_(a.lr * grad)
+    def step():
+        out = net(x)
+        (grad,) = torch.autograd.grad(out.mean(), x)
+        with torch.no_grad():
+            x.sub_(a.lr * grad)
 
     for _ in range(2):
         step()
@@ -372,7 +330,7 @@ def cmd_bench(a):
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
-    print(json.dumps({"arch": a.arch, "size": a.size, "layer": a.layer, "batch": a.batch, "render": a.render,
+    print(json.dumps({"arch": a.arch, "size": a.size, "layer": a.layer, "batch": a.batch,
                       "iters": a.iters, "median_s": statistics.median(times), "min_s": min(times),
                       "threads": threads, "torch_version": torch.__version__}))
 
@@ -407,8 +365,6 @@ def main(argv=None):
     b.add_argument("--batch", type=int, default=1)
     b.add_argument("--lr", type=float, default=0.05)
     b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--render", action="store_true",
-                   help="time one step of lucid's default render instead (Fourier, decorrelated, standard transforms, Adam)")
 
     a = ap.parse_args(argv)
     {"checkpoint": cmd_checkpoint, "activations": cmd_activations, "bench": cmd_bench}[a.cmd](a)
