@@ -18,6 +18,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/layervis/layervis/layervis/cnn"
+	"github.com/layervis/layervis/layervis/optvis"
 	"github.com/layervis/layervis/layervis/torchvision"
 )
 
@@ -68,37 +69,6 @@ func specFor(cfg *Config, k int) *netSpec {
 // rate changes the pixels as much as in the reference.
 var stepSpace = torchvision.ImageNetInput
 
-// perChannel returns vals as a [1, 3, 1, 1] constant.
-func perChannel(g *Graph, vals []float32) *Node {
-	return Reshape(Const(g, vals), 1, len(vals), 1, 1)
-}
-
-// normalize maps v in [0,1] (NCHW) to in's input: (lo + v·(hi−lo) −
-// mean_c)/std_c, as cnn.Input.Normalize and the reference's
-// preprocess_image compute it.
-func normalize(v *Node, in cnn.Input) *Node {
-	lo, hi := in.Range[0], in.Range[1]
-	if lo != 0 || hi != 1 {
-		v = AddScalar(MulScalar(v, float64(hi-lo)), float64(lo))
-	}
-	if len(in.Mean) > 0 {
-		v = Div(Sub(v, perChannel(v.Graph(), in.Mean)), perChannel(v.Graph(), in.Std))
-	}
-	return v
-}
-
-// denormalize is the inverse of normalize (cnn.Input.Denormalize).
-func denormalize(x *Node, in cnn.Input) *Node {
-	if len(in.Mean) > 0 {
-		x = Add(Mul(x, perChannel(x.Graph(), in.Std)), perChannel(x.Graph(), in.Mean))
-	}
-	lo, hi := in.Range[0], in.Range[1]
-	if lo != 0 || hi != 1 {
-		x = DivScalar(AddScalar(x, -float64(lo)), float64(hi-lo))
-	}
-	return x
-}
-
 // sameConvention reports whether a and b normalize identically.
 func sameConvention(a, b cnn.Input) bool {
 	return a.Range == b.Range && slices.Equal(a.Mean, b.Mean) && slices.Equal(a.Std, b.Std)
@@ -110,7 +80,7 @@ func (s *netSpec) toStep(pixels *Node) *Node {
 	if s.swap {
 		pixels = Reverse(pixels, 3)
 	}
-	return normalize(DivScalar(TransposeAllAxes(pixels, 0, 3, 1, 2), 255), stepSpace)
+	return cnn.NormalizeNode(DivScalar(TransposeAllAxes(pixels, 0, 3, 1, 2), 255), stepSpace)
 }
 
 // toModel maps the step space to the model's input.
@@ -118,14 +88,14 @@ func (s *netSpec) toModel(z *Node) *Node {
 	if sameConvention(s.in, stepSpace) {
 		return z
 	}
-	return normalize(denormalize(z, stepSpace), s.in)
+	return cnn.NormalizeNode(cnn.DenormalizeNode(z, stepSpace), s.in)
 }
 
 // toPixels is the inverse of toStep followed by the reference's
 // quantization (recreate_image): de-normalize, clip to [0,1], round half to
 // even of v·255. It returns [B, H, W, 3] in display order.
 func (s *netSpec) toPixels(z *Node) *Node {
-	v := Round(MulScalar(ClipScalar(denormalize(z, stepSpace), 0, 1), 255))
+	v := Round(MulScalar(ClipScalar(cnn.DenormalizeNode(z, stepSpace), 0, 1), 255))
 	p := TransposeAllAxes(v, 0, 2, 3, 1)
 	if s.swap {
 		p = Reverse(p, 3)
@@ -133,23 +103,14 @@ func (s *netSpec) toPixels(z *Node) *Node {
 	return p
 }
 
-// pooled is the global average pool of a target activation: [B, C] from
-// [B, C, h, w]; a [B, C] activation is used as is.
-func pooled(a *Node) *Node {
-	if a.Rank() == 4 {
-		return ReduceMean(a, 2, 3)
-	}
-	return a
-}
-
 // layers builds the target's pooled activation and the penalty layer.
 func (s *netSpec) layers(x *Node) (a, p *Node) {
 	if s.target == s.penalty {
 		t := s.m.Build(x, s.target)[0]
-		return pooled(t), t
+		return optvis.Pooled(t), t
 	}
 	out := s.m.Build(x, s.target, s.penalty)
-	return pooled(out[0]), out[1]
+	return optvis.Pooled(out[0]), out[1]
 }
 
 // loss returns the terms [activation, distance, L1] and their sum:
@@ -161,9 +122,7 @@ func (s *netSpec) layers(x *Node) (a, p *Node) {
 // W is the channel weight matrix (see channelWeights).
 func (s *netSpec) loss(a, p, target, weights, lambda *Node) (terms []*Node, total *Node) {
 	act := Neg(ReduceAllSum(Mul(Mul(weights, a), target)))
-	r := Sub(a, target)
-	rho := AddScalar(Sqrt(AddScalar(Square(r), 1)), -1)
-	dist := MulScalar(AddScalar(ReduceAllMean(rho), logPartition), s.distScale)
+	dist := MulScalar(AddScalar(optvis.Charbonnier(a, target), logPartition), s.distScale)
 	l1 := MulScalar(Mul(lambda, ReduceAllSum(Abs(p))), s.l1Scale)
 	total = Add(Add(act, dist), l1)
 	return []*Node{act, dist, l1}, total
@@ -208,7 +167,7 @@ func (s *netSpec) measureFn(_ *model.Scope, in []*Node) []*Node {
 
 // featuresFn returns the pooled target activations of pixels [B, H, W, 3].
 func (s *netSpec) featuresFn(_ *model.Scope, pixels *Node) *Node {
-	return pooled(s.m.Build(s.toModel(s.toStep(pixels)), s.target)[0])
+	return optvis.Pooled(s.m.Build(s.toModel(s.toStep(pixels)), s.target)[0])
 }
 
 // stepResult is what one compiled step returns.

@@ -48,3 +48,16 @@ func (a Adam) Update(p, grad, m, v, t, lr *Node) (p2, m2, v2 *Node) {
 	p2 = Sub(p, Mul(Div(lr, bc1), Div(m2, denom)))
 	return p2, m2, v2
 }
+
+// Cosine returns a learning-rate schedule for [Renderer.Schedule] that
+// decays the multiplier from 1 at the first step to final at the last
+// along half a cosine.
+func Cosine(final float64) func(step, steps int) float64 {
+	return func(step, steps int) float64 {
+		if steps <= 1 {
+			return 1
+		}
+		f := float64(step-1) / float64(steps-1)
+		return final + (1-final)*(1+math.Cos(math.Pi*f))/2
+	}
+}

@@ -40,6 +40,11 @@
 //		optvis.Channel(layer, 3).At(0), optvis.Channel(layer, 17).At(1),
 //		optvis.TV(optvis.ImageLayer).Scale(-1e-4))
 //
+// Pick layers whose activations are not capped: a ReLU6 output (and the
+// ReLU6 inside a hard-swish) stops giving gradient at 6, so a rendering
+// saturates there and shows little; take the block's output or the
+// convolution before the cap instead.
+//
 // The terms of a Sum are reported one by one (Result.TermNames,
 // Snapshot.Terms), e.g. one value per channel above.
 //

@@ -11,6 +11,7 @@ import (
 
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/internal/pyref"
+	"github.com/layervis/layervis/layervis/photo"
 )
 
 var refScript = filepath.Join("testdata", "ref.py")
@@ -160,10 +161,8 @@ func TestResample(t *testing.T) {
 	var want struct{ Out []float64 }
 	pyref.JSON(t, []string{"torch"}, refScript, "grid_sample",
 		map[string]any{"img": img, "dims": []int{n, 3, h, w}, "theta": theta, "fill": Fill}, &want)
-	idx, wts := bilinear(maps, n, h, w)
-	o := len(maps)
 	got := MustExecOnce(backend.MustGet(), resample, tensors.FromFlatDataAndDimensions(img, n, 3, h, w),
-		tensors.FromFlatDataAndDimensions(idx, o, h, w, 4, 1), tensors.FromFlatDataAndDimensions(wts, o, h, w, 4, 1))
+		tensors.FromFlatDataAndDimensions(flatMaps(maps), len(maps), 6))
 	if e := pyref.RelErr(flat(t, got), f32(want.Out)); e > 1e-5 {
 		t.Errorf("relative error %.2g against torch grid_sample", e)
 	}
@@ -229,6 +228,114 @@ func TestObjectivesVsTorch(t *testing.T) {
 		v := flat(t, got)[0]
 		if math.Abs(float64(v)-want[name]) > 1e-5*math.Max(1, math.Abs(want[name])) {
 			t.Errorf("%s = %.7g, torch %.7g", name, v, want[name])
+		}
+	}
+}
+
+// TestDFTFormsAgree compares the FFT-op form of the inverse DFT with the
+// matrix form, values and gradients. It needs a backend with FFT ops
+// (XLA); on the pure-Go backend, which has none, it is skipped.
+func TestDFTFormsAgree(t *testing.T) {
+	b := backend.MustGet()
+	if backend.IsGo(b) {
+		t.Skip("the pure-Go backend has no FFT op; run with GOMLX_BACKEND=xla:... to compare the two forms")
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	const h, w = 16, 20
+	dims := []int{2, 3, h, spectrumWidth(w)}
+	n := 2 * 3 * h * spectrumWidth(w)
+	re, im := randn(rng, n), randn(rng, n)
+	var got [2][]float32
+	for i, form := range []DFT{DFTMatMul, DFTFFT} {
+		out := MustExecOnceN(b, func(re, im *Node) []*Node {
+			x := InverseRealDFT2(re, im, w, form)
+			loss := ReduceAllSum(Mul(x, Sin(x)))
+			return append([]*Node{x}, Gradient(loss, re, im)...)
+		}, tensors.FromFlatDataAndDimensions(re, dims...), tensors.FromFlatDataAndDimensions(im, dims...))
+		for _, o := range out {
+			got[i] = append(got[i], flat(t, o)...)
+		}
+	}
+	if e := pyref.RelErr(got[1], got[0]); e > 1e-4 {
+		t.Errorf("FFT form vs matrix form: relative error %.2g (values and gradients)", e)
+	}
+}
+
+// TestCosine checks the cosine schedule's ends, midpoint and monotonicity.
+func TestCosine(t *testing.T) {
+	f := Cosine(0.1)
+	if v := f(1, 11); math.Abs(v-1) > 1e-12 {
+		t.Errorf("first step: %g, want 1", v)
+	}
+	if v := f(11, 11); math.Abs(v-0.1) > 1e-12 {
+		t.Errorf("last step: %g, want 0.1", v)
+	}
+	if v := f(6, 11); math.Abs(v-0.55) > 1e-12 {
+		t.Errorf("midpoint: %g, want 0.55", v)
+	}
+	for s := 2; s <= 11; s++ {
+		if f(s, 11) > f(s-1, 11) {
+			t.Errorf("rises at step %d", s)
+		}
+	}
+}
+
+// TestSpectrum checks MaCo's magnitude spectrum against numpy's rfft2 of
+// the images in the decorrelated colour space.
+func TestSpectrum(t *testing.T) {
+	const n, h, w = 3, 8, 10
+	rng := rand.New(rand.NewPCG(15, 16))
+	var imgs []*photo.RGB
+	var pix []float32
+	for range n {
+		img := &photo.RGB{W: w, H: h, Pix: make([]float32, h*w*3)}
+		for i := range img.Pix {
+			img.Pix[i] = rng.Float32()
+		}
+		imgs = append(imgs, img)
+		pix = append(pix, img.Pix...)
+	}
+	got, err := Spectrum(imgs, h, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want struct{ Out []float64 }
+	pyref.JSON(t, []string{"numpy"}, refScript, "spectrum", map[string]any{"pix": pix, "dims": []int{n, h, w, 3}}, &want)
+	if e := pyref.RelErr(got, f32(want.Out)); e > 1e-5 {
+		t.Errorf("relative error %.2g against numpy", e)
+	}
+	for _, c := range []struct{ h, w int }{{6, 6}, {4, 9}, {16, 12}} {
+		if f := fitHW(imgs[0], c.h, c.w); f.W != c.w || f.H != c.h {
+			t.Errorf("fitHW(10x8 image, %d, %d) is %dx%d", c.h, c.w, f.W, f.H)
+		}
+	}
+}
+
+// TestParamImage checks the Fourier and MaCo parameterizations, whole
+// (spectrum scale or phase, inverse DFT, standardization, decorrelated
+// colour, sigmoid), against lucid's and Xplique's formulas in PyTorch.
+func TestParamImage(t *testing.T) {
+	const n, h, w = 2, 8, 10
+	rng := rand.New(rand.NewPCG(17, 18))
+	l := spectrumWidth(w)
+	mag := make([]float32, 3*h*l)
+	for i := range mag {
+		mag[i] = 1 + 5*rng.Float32()
+	}
+	for _, p := range []Param{FourierParam(), MaCoParam()} {
+		p.Spectrum = mag
+		v, dims := p.Init(rng, n, h, w)
+		for i := range v {
+			v[i] *= 30 // away from the grey of a near-zero start
+		}
+		var want struct{ Out []float64 }
+		pyref.JSON(t, []string{"torch"}, refScript, "param_image", map[string]any{
+			"kind": p.Kind.String(), "v": v, "dims": dims, "h": h, "w": w, "decay": p.Decay, "mag": mag}, &want)
+		got := MustExecOnce(backend.MustGet(), func(v *Node) *Node {
+			return p.Image(v, h, w, Reshape(Const(v.Graph(), mag), 3, h, l), DFTMatMul)
+		}, tensors.FromFlatDataAndDimensions(v, dims...))
+		if e := pyref.RelErr(flat(t, got), f32(want.Out)); e > 1e-5 {
+			t.Errorf("%s: relative error %.2g against the reference", p, e)
 		}
 	}
 }

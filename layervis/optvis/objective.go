@@ -95,8 +95,12 @@ func (o Objective) At(i int) Objective {
 		}}
 }
 
-// Sum returns the sum of the objectives; each is reported as a term.
+// Sum returns the sum of the objectives; each is reported as a term. The
+// sum of none is the zero Objective, which Render refuses.
 func Sum(objs ...Objective) Objective {
+	if len(objs) == 0 {
+		return Objective{}
+	}
 	var layers, names []string
 	var terms []Objective
 	for _, o := range objs {
@@ -240,8 +244,13 @@ func dotCossim(x, v *Node, pow float64) *Node {
 // Diversity is lucid's diversity term with the sign for maximizing: minus
 // the mean over images i of Σ_{j≠i} ⟨G_i, G_j⟩, G_i the Gram matrix of
 // image i's activations in layer (channels × channels over positions)
-// divided by its Frobenius norm (tf.nn.l2_normalize). Add it with a weight (lucid uses 100
-// against a channel objective) to make a batch of images differ.
+// divided by its Frobenius norm (tf.nn.l2_normalize). Add it with a
+// weight to make a batch of images differ. The weight depends on the
+// model's activation scale: lucid used 100 with InceptionV1, but on the
+// demo model, channel 7 of expanded_conv_5/expand/Relu with a batch of 3,
+// weight 100 overwhelms the channel (activation 0.64 against 6.6 alone)
+// while weight 1 keeps it (6.2) and gives three different arrangements of
+// the feature.
 func Diversity(layer string) Objective {
 	return NewObjective(fmt.Sprintf("diversity(%s)", layer), func(a Acts) *Node {
 		x := a[layer]

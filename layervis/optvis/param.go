@@ -184,14 +184,12 @@ func (p Param) Image(v *Node, h, w int, spectrum *Node, form DFT) *Node {
 		im := Mul(Squeeze(Slice(v, AxisElem(1)), 0), scale)
 		t = DivScalar(InverseRealDFT2(re, im, w, form), 4) // lucid's "magic" 4
 	case MaCo:
-		// Xplique's maco_image_parametrization: centre the phase, combine
-		// with the magnitude, invert, standardize each image.
-		phase := Sub(v, ReduceAndKeep(v, ReduceMean, -1, -2, -3))
+		// Xplique's maco_image_parametrization, per image: standardize the
+		// phase, combine it with the magnitude, invert, standardize.
+		phase := standardize(v)
 		mag := InsertAxes(spectrum, 0)
 		t = InverseRealDFT2(Mul(mag, Cos(phase)), Mul(mag, Sin(phase)), w, form)
-		t = Sub(t, ReduceAndKeep(t, ReduceMean, -1, -2, -3))
-		sd := Sqrt(ReduceAndKeep(Square(t), ReduceMean, -1, -2, -3))
-		t = Div(t, AddScalar(sd, 1e-5))
+		t = standardize(t)
 	}
 	if p.Decorrelate {
 		t = Recorrelate(t)
@@ -205,4 +203,16 @@ func (p Param) Image(v *Node, h, w int, spectrum *Node, form DFT) *Node {
 	// Straight-through clip: the forward value is clipped, the gradient
 	// passes unchanged.
 	return Add(t, StopGradient(Sub(ClipScalar(t, 0, 1), t)))
+}
+
+// standardize returns (x − mean)/(std + 1e-5) per image of x [B, ...]
+// (the population std, as Xplique's tf.math.reduce_std).
+func standardize(x *Node) *Node {
+	axes := make([]int, x.Rank()-1)
+	for i := range axes {
+		axes[i] = i + 1
+	}
+	x = Sub(x, ReduceAndKeep(x, ReduceMean, axes...))
+	sd := Sqrt(ReduceAndKeep(Square(x), ReduceMean, axes...))
+	return Div(x, AddScalar(sd, 1e-5))
 }

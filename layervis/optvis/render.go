@@ -214,8 +214,8 @@ func (r *Renderer) check() error {
 	if r.ctx == nil {
 		r.ctx = context.Background()
 	}
-	if r.obj.IsZero() {
-		return errors.New("optvis: no objective; use e.g. optvis.Channel(layer, c)")
+	if r.obj.IsZero() || slices.ContainsFunc(r.obj.Terms(), Objective.IsZero) {
+		return errors.New("optvis: no objective (or a zero Objective in a Sum); use e.g. optvis.Channel(layer, c)")
 	}
 	var layers []string
 	for _, l := range r.obj.Layers() {
@@ -355,7 +355,7 @@ func (g *graphs) inputShapes() []shapes.Shape {
 	out := []shapes.Shape{p, p, p, scalar, scalar}
 	o := g.sampler.outputs()
 	if g.sampler.geometric {
-		out = append(out, shapes.Make(dtypes.Int32, o, r.h, r.w, 4, 1), shapes.Make(dtypes.Float32, o, r.h, r.w, 4, 1))
+		out = append(out, shapes.Make(dtypes.Float32, o, 6))
 	}
 	if g.sampler.noise > 0 {
 		out = append(out, shapes.Make(dtypes.Float32, o, 3, r.h, r.w))
@@ -378,20 +378,12 @@ func (g *graphs) images(v *Node) *Node {
 }
 
 // toModel maps RGB images in [0,1] to the model's input: channel order,
-// range, mean and std.
+// then range, mean and std (cnn.NormalizeNode).
 func toModel(img *Node, in cnn.Input) *Node {
 	if in.Order == "BGR" {
 		img = Reverse(img, 1)
 	}
-	lo, hi := in.Range[0], in.Range[1]
-	if lo != 0 || hi != 1 {
-		img = AddScalar(MulScalar(img, float64(hi-lo)), float64(lo))
-	}
-	if len(in.Mean) > 0 {
-		g := img.Graph()
-		img = Div(Sub(img, Reshape(Const(g, in.Mean), 1, 3, 1, 1)), Reshape(Const(g, in.Std), 1, 3, 1, 1))
-	}
-	return img
+	return cnn.NormalizeNode(img, in)
 }
 
 // terms evaluates the objective's terms on images img [B,3,H,W] (the
@@ -439,16 +431,16 @@ func (g *graphs) terms(img, x *Node, groups int) []*Node {
 }
 
 // stepFn is one optimization step: inputs [params, m, v, t, lr] then the
-// sampling indices and weights (geometric transforms) and the noise (with
-// Noise); outputs [params', m', v', values (terms then total)].
+// affine maps [O, 6] (geometric transforms) and the noise (with Noise);
+// outputs [params', m', v', values (terms then total)].
 func (g *graphs) stepFn(_ *model.Scope, in []*Node) []*Node {
 	p, m, v, t, lr := in[0], in[1], in[2], in[3], in[4]
 	img := g.images(p)
 	x := img
 	k := 5
 	if g.sampler.geometric {
-		x = resample(img, in[k], in[k+1])
-		k += 2
+		x = resample(img, in[k])
+		k++
 	}
 	if g.sampler.noise > 0 {
 		x = Add(x, in[k])
@@ -520,10 +512,7 @@ func (g *graphs) loop() (res *Result, err error) {
 		args := []any{params, mom, vel, float32(step), float32(lr)}
 		var extra []*tensors.Tensor
 		if g.sampler.geometric {
-			idx, wts := bilinear(g.sampler.maps(rng), r.batch, r.h, r.w)
-			o := g.sampler.outputs()
-			extra = append(extra, tensors.FromFlatDataAndDimensions(idx, o, r.h, r.w, 4, 1),
-				tensors.FromFlatDataAndDimensions(wts, o, r.h, r.w, 4, 1))
+			extra = append(extra, tensors.FromFlatDataAndDimensions(flatMaps(g.sampler.maps(rng)), g.sampler.outputs(), 6))
 		}
 		if g.sampler.noise > 0 {
 			noise := make([]float32, g.sampler.outputs()*3*r.h*r.w)

@@ -99,6 +99,8 @@ func TestRenderErrors(t *testing.T) {
 	}{
 		{"unknown layer", Render(ctx, nil, m, Channel("layer9", 0)), "closest"},
 		{"no objective", Render(ctx, nil, m, Objective{}), "no objective"},
+		{"empty sum", Render(ctx, nil, m, Sum()), "no objective"},
+		{"zero term", Render(ctx, nil, m, Sum(Channel("layer1", 0), Objective{})), "zero Objective"},
 		{"small size", Render(ctx, nil, m, Channel("layer1", 0)).Size(16), "minimum"},
 		{"steps", Render(ctx, nil, m, Channel("layer1", 0)).Steps(0), "at least one step"},
 		{"snapshot", Render(ctx, nil, m, Channel("layer1", 0)).Steps(4).Snapshots(9), "outside 1..4"},

@@ -7,15 +7,13 @@ import (
 	"sync"
 
 	"github.com/layervis/layervis/layervis/assets"
-	"github.com/layervis/layervis/layervis/cnn"
 	"github.com/layervis/layervis/layervis/photo"
 )
 
-// Spectrum returns the average magnitude spectrum of imgs for MaCo:
-// each image is fitted to h×w (scaled so its shorter side fits, then
-// centre-cropped), mapped to the decorrelated colour space (the inverse of
-// [Recorrelate]), and the magnitudes |rfft2| of its three planes averaged
-// over the images. The result is [3 × h × L] row-major, L = w/2+1 (w even).
+// Spectrum returns the average magnitude spectrum of imgs for MaCo: each
+// image is fitted to h×w (scaled to cover it, then centre-cropped), mapped
+// to the decorrelated colour space (the inverse of [Recorrelate]), and the
+// magnitudes |rfft2| of its three planes averaged over the images. The result is [3 × h × L] row-major, L = w/2+1 (w even).
 //
 // MaCo's authors use the ImageNet average; none is available offline, so
 // layervis uses the demo photos ([DemoSpectrum]): the magnitude spectra of
@@ -55,13 +53,16 @@ func Spectrum(imgs []*photo.RGB, h, w int) ([]float32, error) {
 	return out, nil
 }
 
-// fitHW scales img so that it covers h×w and crops the centre.
+// fitHW scales img (OpenCV INTER_AREA semantics) so that it covers h×w
+// and crops the centre; an h×w image is returned as is.
 func fitHW(img *photo.RGB, h, w int) *photo.RGB {
-	s := cnn.Fit(img, max(h, w))
-	if s.W == w && s.H == h {
-		return s
+	if img.W == w && img.H == h {
+		return img
 	}
-	return s.CenterCrop(w, h)
+	f := max(float64(w)/float64(img.W), float64(h)/float64(img.H))
+	sw := max(w, int(math.Round(float64(img.W)*f)))
+	sh := max(h, int(math.Round(float64(img.H)*f)))
+	return img.ResizeArea(sw, sh).CenterCrop(w, h)
 }
 
 // addSpectrum adds |rfft2| of img's decorrelated planes to sum [3, h, L]:

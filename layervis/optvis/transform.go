@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
 )
 
@@ -19,7 +21,7 @@ import (
 // added last, whatever its place in the list.
 //
 // The random values are drawn on the host and fed to the compiled step as
-// inputs (sampling indices and weights), so one compiled graph serves every
+// inputs (one affine map per image), so one compiled graph serves every
 // step; the backend needs no dynamic slicing.
 type Transform struct {
 	kind   string
@@ -239,52 +241,57 @@ func (s *sampler) maps(rng *rand.Rand) []affine {
 	return out
 }
 
-// bilinear returns, for output images of h×w sampling source images of
-// h×w through maps (output o reads image o mod b), the gather indices
-// [len(maps)·h·w·4] into the flattened [b·h·w] source pixels and their
-// weights: torch grid_sample's bilinear interpolation with align_corners
-// false; corners outside the image get weight 0 (the fill is added in the
-// graph).
-func bilinear(maps []affine, b, h, w int) (idx []int32, wts []float32) {
-	n := len(maps) * h * w * 4
-	idx, wts = make([]int32, n), make([]float32, n)
-	k := 0
-	for o, m := range maps {
-		base := (o % b) * h * w
-		for i := range h {
-			for j := range w {
-				x, y := m.apply(float64(j)+0.5, float64(i)+0.5)
-				u, v := x-0.5, y-0.5
-				x0, y0 := math.Floor(u), math.Floor(v)
-				fx, fy := u-x0, v-y0
-				for c := range 4 {
-					cx, cy := int(x0)+c%2, int(y0)+c/2
-					wx, wy := 1-fx, 1-fy
-					if c%2 == 1 {
-						wx = fx
-					}
-					if c/2 == 1 {
-						wy = fy
-					}
-					if cx >= 0 && cx < w && cy >= 0 && cy < h {
-						idx[k] = int32(base + cy*w + cx)
-						wts[k] = float32(wx * wy)
-					}
-					k++
-				}
-			}
+// resample builds the transformed images [O, 3, h, w] from images
+// [B, 3, h, w] and one affine map per output image, maps [O, 6] = (a, b,
+// c, d, tx, ty) from output to source pixel coordinates (output o shows
+// image o mod B): torch grid_sample's bilinear interpolation with
+// align_corners false, where the area outside the image is [Fill]. The
+// sampling positions and weights are computed in the graph from the maps,
+// so a step's only random input is 6 numbers per image.
+func resample(img, maps *Node) *Node {
+	g := img.Graph()
+	b, c, h, w := img.Shape().Dim(0), img.Shape().Dim(1), img.Shape().Dim(2), img.Shape().Dim(3)
+	o := maps.Shape().Dim(0)
+	coef := func(i int) *Node { return Reshape(Slice(maps, AxisRange(), AxisElem(i)), o, 1, 1) }
+	grid := shapes.Make(maps.DType(), 1, h, w)
+	xs := AddScalar(Iota(g, grid, 2), 0.5)
+	ys := AddScalar(Iota(g, grid, 1), 0.5)
+	// Source position, in pixel-index units (pixel centres at integers).
+	u := AddScalar(Add(Add(Mul(coef(0), xs), Mul(coef(1), ys)), coef(4)), -0.5) // [O, h, w]
+	v := AddScalar(Add(Add(Mul(coef(2), xs), Mul(coef(3), ys)), coef(5)), -0.5)
+	x0, y0 := Floor(u), Floor(v)
+	fx, fy := Sub(u, x0), Sub(v, y0)
+	base := MulScalar(Mod(Iota(g, shapes.Make(maps.DType(), o, 1, 1), 0), Scalar(g, maps.DType(), b)), float64(h*w))
+	var idx, wts []*Node
+	for k := range 4 {
+		cx, cy := AddScalar(x0, float64(k%2)), AddScalar(y0, float64(k/2))
+		wx, wy := OneMinus(fx), OneMinus(fy)
+		if k%2 == 1 {
+			wx = fx
 		}
+		if k/2 == 1 {
+			wy = fy
+		}
+		inside := LogicalAnd(
+			LogicalAnd(GreaterOrEqual(cx, ScalarZero(g, cx.DType())), LessThan(cx, Scalar(g, cx.DType(), w))),
+			LogicalAnd(GreaterOrEqual(cy, ScalarZero(g, cy.DType())), LessThan(cy, Scalar(g, cy.DType(), h))))
+		wts = append(wts, Where(inside, Mul(wx, wy), ZerosLike(wx)))
+		flatIdx := Add(Add(MulScalar(ClipScalar(cy, 0, float64(h-1)), float64(w)), ClipScalar(cx, 0, float64(w-1))), base)
+		idx = append(idx, ConvertDType(flatIdx, dtypes.Int32))
 	}
-	return idx, wts
+	index := InsertAxes(Stack(idx, 3), -1)                // [O, h, w, 4, 1]
+	weight := StopGradient(InsertAxes(Stack(wts, 3), -1)) // [O, h, w, 4, 1]
+	flat := Reshape(TransposeAllAxes(AddScalar(img, -Fill), 0, 2, 3, 1), b*h*w, c)
+	out := ReduceSum(Mul(Gather(flat, index), weight), 3) // [O, h, w, c]
+	return AddScalar(TransposeAllAxes(out, 0, 3, 1, 2), Fill)
 }
 
-// resample builds the transformed images [O, 3, h, w] from images
-// [B, 3, h, w], gather indices idx [O, h, w, 4, 1] and weights
-// wts [O, h, w, 4, 1] from [bilinear].
-func resample(img, idx, wts *Node) *Node {
-	b, c, h, w := img.Shape().Dim(0), img.Shape().Dim(1), img.Shape().Dim(2), img.Shape().Dim(3)
-	flat := Reshape(TransposeAllAxes(AddScalar(img, -Fill), 0, 2, 3, 1), b*h*w, c)
-	g := Gather(flat, idx)           // [O, h, w, 4, c]
-	out := ReduceSum(Mul(g, wts), 3) // [O, h, w, c]
-	return AddScalar(TransposeAllAxes(out, 0, 3, 1, 2), Fill)
+// flatMaps returns maps as [len(maps) × 6] row-major (a, b, c, d, tx, ty),
+// the input of resample.
+func flatMaps(maps []affine) []float32 {
+	out := make([]float32, 0, 6*len(maps))
+	for _, m := range maps {
+		out = append(out, float32(m.a), float32(m.b), float32(m.c), float32(m.d), float32(m.tx), float32(m.ty))
+	}
+	return out
 }

@@ -91,6 +91,48 @@ def objectives(d):
     return out
 
 
+def _corr():
+    c = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
+    return c / np.max(np.linalg.norm(c, axis=0))
+
+
+def spectrum(d):
+    """Mean |rfft2| of images [n, h, w, 3] (RGB) in lucid's decorrelated
+    colour space, [3, h, w//2+1]."""
+    x = np.array(d["pix"], np.float64).reshape(d["dims"])
+    dec = x @ np.linalg.inv(_corr()).T  # rgb = C @ t  =>  t = C^-1 @ rgb
+    mag = np.abs(np.fft.rfft2(np.moveaxis(dec, -1, 1)))  # [n, 3, h, L]
+    return {"out": mag.mean(axis=0).ravel().tolist()}
+
+
+def param_image(d):
+    """lucid's fft_image + to_valid_rgb (decorrelate, sigmoid) and Xplique's
+    maco_image_parametrization, in torch, for a batch."""
+    import torch
+
+    h, w = d["h"], d["w"]
+    corr = torch.tensor(_corr())
+    if d["kind"] == "fourier":
+        v = torch.tensor(d["v"], dtype=torch.float64).reshape(d["dims"])
+        scale = torch.tensor(lucid_scale({"h": h, "w": w, "decay": d["decay"]})["out"], dtype=torch.float64)
+        scale = scale.reshape(h, -1)
+        img = torch.fft.irfft2(torch.complex(v[0] * scale, v[1] * scale))[..., :h, :w] / 4
+    else:
+        phase = torch.tensor(d["v"], dtype=torch.float64).reshape(d["dims"])
+        mag = torch.tensor(d["mag"], dtype=torch.float64).reshape(3, h, -1)
+        imgs = []
+        for p in phase:
+            p = p - p.mean()
+            p = p / (p.std(unbiased=False) + 1e-5)
+            x = torch.fft.irfft2(torch.complex(torch.cos(p) * mag, torch.sin(p) * mag))
+            x = x - x.mean()
+            x = x / (x.std(unbiased=False) + 1e-5)
+            imgs.append(x)
+        img = torch.stack(imgs)
+    img = torch.einsum("ij,bjhw->bihw", corr, img)
+    return {"out": torch.sigmoid(img).numpy().ravel().tolist()}
+
+
 if __name__ == "__main__":
     op, src, dst = sys.argv[1:4]
     with open(src) as f:
