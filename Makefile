@@ -10,7 +10,7 @@ FUZZTIME ?= 10s
 FUZZMINIMIZE ?= 2s
 KERNEL = $(GO) run ./kernel/cmd/layervis-kernel
 
-.PHONY: all build demo test test-only setup deps assets kernel doctor notebooks notebooks-regen jupyter fuzz bench bench-mindseye gpu-build gpu-dry vet
+.PHONY: all build demo test test-only setup deps assets kernel doctor notebooks notebooks-regen jupyter fuzz bench bench-mindseye gpu-build gpu-dry bench-optvis vet
 
 all: build
 
@@ -98,3 +98,8 @@ gpu-build:
 
 gpu-dry: gpu-build
 	./scripts/gpu-check.sh dry
+
+# Quality: each parameterization over 16 channels at three depths of the demo
+# model, against the demo photos (activation, high-frequency share).
+bench-optvis:
+	./scripts/bench-optvis.sh

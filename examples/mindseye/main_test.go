@@ -7,9 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"image"
-	"image/color"
-	"image/png"
 	"io"
 	"os"
 	"os/exec"
@@ -19,30 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/layervis/layervis/examples/internal/clitest"
+
 	"github.com/layervis/layervis/layervis/assets"
 	"github.com/layervis/layervis/layervis/mindseye"
 )
-
-// gradients writes n small PNGs, each a different colour ramp.
-func gradients(t *testing.T, dir string, n int) {
-	t.Helper()
-	for i := range n {
-		img := image.NewNRGBA(image.Rect(0, 0, 48, 40))
-		for y := range 40 {
-			for x := range 48 {
-				img.SetNRGBA(x, y, color.NRGBA{uint8(x * 5 * (i%3 + 1)), uint8(y * 6 * (i%2 + 1)), uint8(40 * i), 255})
-			}
-		}
-		f, err := os.Create(filepath.Join(dir, string(rune('a'+i))+".png"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := png.Encode(f, img); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-	}
-}
 
 // readReport reads the report.json of the output folder out.
 func readReport(t *testing.T, out string) *mindseye.Report {
@@ -60,7 +38,7 @@ func readReport(t *testing.T, out string) *mindseye.Report {
 
 func TestRun(t *testing.T) {
 	in := t.TempDir()
-	gradients(t, in, 5)
+	clitest.Ramps(t, in, 5)
 	base := []string{"-model", "resnet18", "-images", in, "-size", "32", "-clusters", "2",
 		"-exemplars", "2", "-channels", "4", "-iterations", "3", "-save-every", "2", "-seed", "3"}
 	cases := []struct {
@@ -178,7 +156,7 @@ func TestReference(t *testing.T) {
 // setting named by its flag with its valid values, no Go API.
 func TestRunErrors(t *testing.T) {
 	in := t.TempDir()
-	gradients(t, in, 3)
+	clitest.Ramps(t, in, 3)
 	r18 := []string{"-model", "resnet18", "-images", in}
 	cases := []struct {
 		args []string
@@ -252,7 +230,7 @@ func TestMain(m *testing.M) {
 // outputs so far.
 func TestInterrupt(t *testing.T) {
 	in := t.TempDir()
-	gradients(t, in, 4)
+	clitest.Ramps(t, in, 4)
 	out := filepath.Join(t.TempDir(), "out")
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "MINDSEYE_MAIN=1", "MINDSEYE_ARGS=-model resnet18 -images "+in+" -out "+out+

@@ -22,10 +22,10 @@ const ReportTool = "layervis mindseye"
 
 // Run states recorded in [Report].Status.
 const (
-	StatusRunning     = "running"
-	StatusComplete    = "complete"
-	StatusInterrupted = "interrupted"
-	StatusFailed      = "failed"
+	StatusRunning     = outdir.StatusRunning
+	StatusComplete    = outdir.StatusComplete
+	StatusInterrupted = outdir.StatusInterrupted
+	StatusFailed      = outdir.StatusFailed
 )
 
 // Terms are the loss terms of one evaluation of the K images.

@@ -25,6 +25,14 @@ import (
 // folder; its "tool" field marks the folder as that tool's output.
 const Report = "report.json"
 
+// Run states, for a report's "status" field.
+const (
+	StatusRunning     = "running"
+	StatusComplete    = "complete"
+	StatusInterrupted = "interrupted"
+	StatusFailed      = "failed"
+)
+
 // Input is a file or folder a run reads, which the output folder must not
 // be or hold.
 type Input struct {
