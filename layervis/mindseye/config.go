@@ -112,6 +112,13 @@ type Config struct {
 	Clusters    int `json:"clusters"`
 	Exemplars   int `json:"exemplars"`
 	TopChannels int `json:"top_channels"`
+	// MicroBatch is the number of images stepped at once. Each image's
+	// gradient depends on that image alone (both presets; batch norm is in
+	// inference mode), so the images come out the same whatever it is; it
+	// only trades memory for speed. 0 (the default) takes, on the pure-Go
+	// backend, as many as fit half the memory available (see
+	// Report.Memory), and all K on other backends.
+	MicroBatch int `json:"micro_batch"`
 	// Iterations is the number of optimization steps (the reference's 2001).
 	Iterations int `json:"iterations"`
 	// Seed seeds t-SNE, k-means and the window jitter (unless
@@ -275,6 +282,9 @@ func (c *Config) validate() error {
 		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || f.v < f.min {
 			return fmt.Errorf("mindseye: %s is %v; it must be a finite number of at least %v", f.name, f.v, f.min)
 		}
+	}
+	if c.MicroBatch < 0 {
+		return fmt.Errorf("mindseye: MicroBatch is %d; use 0 (chosen from the memory available) or a positive number of images", c.MicroBatch)
 	}
 	if c.Size < 8 {
 		return fmt.Errorf("mindseye: Size is %d; use at least 8 pixels (the reference uses 512)", c.Size)
