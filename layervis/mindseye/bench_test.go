@@ -9,6 +9,7 @@ import (
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/cnn"
 	"github.com/layervis/layervis/layervis/imageops"
+	"github.com/layervis/layervis/layervis/internal/memstat"
 	"github.com/layervis/layervis/layervis/torchvision"
 )
 
@@ -55,6 +56,7 @@ func BenchmarkStep(b *testing.B) {
 	}
 	c := shp[0][0]
 	in := randomStepInputs(k, size, c, min(50, c), 1)
+	cfg.Size, cfg.Clusters = size, k
 	cfg.Scale = 1 // no canvas: the step alone
 	r := &Run{cfg: cfg, m: m, b: be, c: c, k: k}
 	if err := r.estimateStep(); err != nil {
@@ -82,7 +84,7 @@ func BenchmarkStep(b *testing.B) {
 	}
 	b.ReportMetric(float64(k)*float64(b.N)/b.Elapsed().Seconds(), "image-steps/s")
 	b.ReportMetric(float64(st.micro()), "micro-batch")
-	b.ReportMetric(float64(peakRSS())/1e6, "peak-RSS-MB")
+	b.ReportMetric(float64(memstat.PeakRSS())/1e6, "peak-RSS-MB")
 	b.ReportMetric(float64(r.mem.bytes(st.micro()))/1e6, "estimate-MB")
 }
 

@@ -1,19 +1,11 @@
 package mindseye
 
-// Memory: the step's estimated memory, the memory available, the choice of
-// the micro-batch, and the process's peak resident set.
+// Memory: the step's estimated memory and the choice of the micro-batch.
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"math"
-	"os"
-	"runtime"
 	"runtime/debug"
-	"strconv"
-	"strings"
-	"syscall"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -22,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/layervis/layervis/layervis/backend"
+	"github.com/layervis/layervis/layervis/internal/memstat"
 )
 
 // goOverhead is the ratio of the pure-Go backend's resident memory during
@@ -135,64 +128,6 @@ func graphPeak(nodes, outputs []*Node) int64 {
 	return peak
 }
 
-// availableMemory returns the memory this process can still take: the
-// kernel's MemAvailable, less where a cgroup (a container's limit) allows
-// less. ok is false where neither can be read (not Linux).
-func availableMemory() (avail int64, ok bool) {
-	avail = math.MaxInt64
-	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
-		if v, found := meminfoField(data, "MemAvailable:"); found {
-			avail, ok = v, true
-		}
-	}
-	for _, f := range [][2]string{
-		{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"},                                 // cgroup v2
-		{"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"}, // v1
-	} {
-		limit, err1 := readInt(f[0])
-		used, err2 := readInt(f[1])
-		if err1 == nil && err2 == nil && limit < 1<<60 {
-			avail, ok = min(avail, max(limit-used, 0)), true
-			break
-		}
-	}
-	return avail, ok
-}
-
-// meminfoField returns the value in bytes of a /proc/meminfo field given
-// in kB.
-func meminfoField(data []byte, name string) (int64, bool) {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) >= 2 && f[0] == name {
-			v, err := strconv.ParseInt(f[1], 10, 64)
-			return v * 1024, err == nil
-		}
-	}
-	return 0, false
-}
-
-func readInt(path string) (int64, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	return strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
-}
-
-// peakRSS returns the process's peak resident set in bytes (0 if unknown).
-func peakRSS() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	if runtime.GOOS == "darwin" {
-		return ru.Maxrss // bytes there, kB elsewhere
-	}
-	return ru.Maxrss * 1024
-}
-
 // gb formats bytes as gigabytes.
 func gb(b int64) string { return fmt.Sprintf("%.1f GB", float64(b)/1e9) }
 
@@ -232,7 +167,7 @@ func (r *Run) estimateStep() error {
 // returns an error if the step does not fit it (see fitError).
 func (r *Run) available() (int64, error) {
 	debug.FreeOSMemory()
-	avail, ok := availableMemory()
+	avail, ok := memstat.Available()
 	if !ok || r.mem.perImage == 0 {
 		return 0, nil
 	}

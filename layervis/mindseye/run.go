@@ -18,6 +18,7 @@ import (
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/cnn"
 	"github.com/layervis/layervis/layervis/imageops"
+	"github.com/layervis/layervis/layervis/internal/memstat"
 )
 
 // ErrDone is returned by [Run.Step] once every iteration is done; call
@@ -595,7 +596,7 @@ func (r *Run) Step(ctx context.Context) (ev Event, err error) {
 	n := float64(r.steps)
 	tm.StepMean, tm.HostMean, tm.TransferMean = tm.Step/n, tm.Host/n, tm.Transfer/n
 	r.report.Iterations = r.steps
-	r.report.Memory.PeakRSS = peakRSS()
+	r.report.Memory.PeakRSS = memstat.PeakRSS()
 	if math.IsNaN(res.terms.Total) || math.IsInf(res.terms.Total, 0) {
 		return ev, fmt.Errorf("mindseye: the loss at iteration %d is %v; lower LR or check the model", i, res.terms.Total)
 	}
