@@ -100,21 +100,8 @@ func TestMicroBatches(t *testing.T) {
 				cfg.WindowStep, cfg.BlurEvery, cfg.BrightnessStep, cfg.DenoiseEvery, cfg.SaveEvery = 5, 2, 4, 3, 4
 				cfg.LR = Range{Start: 40, End: 20} // large steps: many pixels change
 				cfg.MicroBatch = micro
-				r, err := New(cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ctx := context.Background()
-				if err := r.Prepare(ctx, nil); err != nil {
-					t.Fatal(err)
-				}
-				for {
-					if _, err := r.Step(ctx); errors.Is(err, ErrDone) {
-						break
-					} else if err != nil {
-						t.Fatal(err)
-					}
-				}
+				r := prepared(t, cfg)
+				stepAll(t, r)
 				imgs := r.Images()
 				if err := r.Finish(); err != nil {
 					t.Fatal(err)
@@ -162,13 +149,7 @@ func TestMicroBatches(t *testing.T) {
 func initialImage(t *testing.T, preset Config, in string) image.Image {
 	cfg := smallConfig(t, preset, []string{in}, filepath.Join(t.TempDir(), "out"))
 	cfg.Size, cfg.Clusters, cfg.Exemplars = 32, 3, 3
-	r, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Prepare(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
+	r := prepared(t, cfg)
 	defer r.Finish()
 	return r.Images()[0]
 }
@@ -277,15 +258,9 @@ func TestImagesStayOnDevice(t *testing.T) {
 	cfg := smallConfig(t, Clean(), []string{in}, filepath.Join(t.TempDir(), "out"))
 	cfg.Size, cfg.Iterations, cfg.Scale = 32, 8, 1
 	cfg.BlurEvery, cfg.DenoiseEvery, cfg.BrightnessStep, cfg.SaveEvery = 4, 4, 4, 100
-	r, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := r.Prepare(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	r := prepared(t, cfg)
 	defer r.Finish()
+	ctx := context.Background()
 	var copies []int
 	for {
 		before := r.st.copies
@@ -312,5 +287,30 @@ func TestImagesStayOnDevice(t *testing.T) {
 	}
 	if rep.Memory.PeakRSS <= 0 || rep.Memory.MicroBatch != 2 {
 		t.Errorf("memory %+v: want the peak resident set and K = 2 images per step", rep.Memory)
+	}
+}
+
+// prepared returns a run of cfg after Prepare.
+func prepared(t *testing.T, cfg Config) *Run {
+	t.Helper()
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Prepare(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// stepAll steps r until ErrDone.
+func stepAll(t *testing.T, r *Run) {
+	t.Helper()
+	for {
+		if _, err := r.Step(context.Background()); errors.Is(err, ErrDone) {
+			return
+		} else if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
