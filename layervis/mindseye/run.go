@@ -697,6 +697,9 @@ func (r *Run) Finish() error {
 		}
 	}
 	if r.st != nil {
+		if serr := r.st.syncHost(); err == nil { // Images() after Finish
+			err = serr
+		}
 		r.st.finalize()
 		r.st = nil
 	}
