@@ -4,9 +4,13 @@
 export GOEXPERIMENT := simd
 GO ?= go
 FUZZTIME ?= 10s
+# The fuzzer minimizes every input that finds new coverage, for up to 60 s
+# by default, executing nothing new meanwhile: bound it so that a short run
+# fuzzes.
+FUZZMINIMIZE ?= 2s
 KERNEL = $(GO) run ./kernel/cmd/layervis-kernel
 
-.PHONY: all build demo test test-only setup deps assets kernel doctor notebooks notebooks-regen jupyter fuzz bench bench-mindseye vet
+.PHONY: all build demo test test-only setup deps assets kernel doctor notebooks notebooks-regen jupyter fuzz bench bench-mindseye gpu-build gpu-dry vet
 
 all: build
 
@@ -14,9 +18,12 @@ build:
 	$(GO) build ./...
 
 # The main job: the Mind's Eye method on the embedded default (the offline
-# demo model and photos), outputs in out/mindseye.
+# demo model and photos), outputs in out/mindseye. The build is its own,
+# announced step: the first one compiles GoMLX, silently, for 1-2 minutes.
 demo: assets
-	$(GO) run ./examples/mindseye -out out/mindseye
+	@echo "demo: building examples/mindseye (the first build compiles GoMLX: 1-2 minutes on 2 cores, no output)"
+	$(GO) build -o out/bin/mindseye ./examples/mindseye
+	out/bin/mindseye -out out/mindseye
 
 # The test suite, after installing what it needs: unit tests, reference
 # comparisons (PyTorch, TF.js, OpenCV, scikit-image, scikit-learn, SciPy),
@@ -39,9 +46,10 @@ deps:
 assets:
 	./scripts/fetch-assets.sh
 
-# The notebook kernel: Jupyter, gonb, goimports, gopls, the kernelspec.
+# The notebook kernel: Jupyter (the headless runner and the notebook
+# server make jupyter starts), gonb, goimports, gopls, the kernelspec.
 kernel:
-	$(KERNEL) setup -headless
+	$(KERNEL) setup
 
 doctor:
 	$(KERNEL) doctor
@@ -61,13 +69,14 @@ jupyter:
 vet:
 	$(GO) vet ./...
 
-# Runs each fuzz target for FUZZTIME.
+# Runs each fuzz target for FUZZTIME, minimizing new inputs for at most
+# FUZZMINIMIZE each.
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \
 	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
 	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | cut -c6-); do \
 	    echo "fuzz $$pkg $$f"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg; \
 	  done; \
 	done
 
@@ -79,3 +88,13 @@ bench:
 # a PyTorch implementation of the step.
 bench-mindseye:
 	./scripts/bench-mindseye.sh
+
+# The GPU check (scripts/gpu-check.sh): gpu-build puts the binaries (with
+# XLA), the demo assets and the Python helpers into the git-ignored .gpu/,
+# to carry to a CUDA machine and run `scripts/gpu-check.sh run` there;
+# gpu-dry runs the check's CPU parts here.
+gpu-build:
+	./scripts/gpu-check.sh build
+
+gpu-dry: gpu-build
+	./scripts/gpu-check.sh dry

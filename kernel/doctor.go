@@ -26,8 +26,8 @@ type Check struct {
 const setupCmd = "go run ./kernel/cmd/layervis-kernel setup"
 
 // Doctor checks every piece the layervis kernel needs: Go, Jupyter
-// (nbconvert, nbclient, jupyter_client, ipykernel; the notebook server is
-// optional), gonb, goimports and gopls at the pinned versions, the
+// (nbconvert, nbclient, jupyter_client, ipykernel, and the notebook server
+// for make jupyter), gonb, goimports and gopls at the pinned versions, the
 // kernelspec and its environment, a warm build cache, the backend the kernel
 // will use, the demo assets, and PyTorch for the checkpoint notebook.
 func Doctor(ctx context.Context, repo string) []Check {
@@ -44,14 +44,20 @@ func Doctor(ctx context.Context, repo string) []Check {
 	aptFix := "run " + setupCmd + " (Debian packages " + strings.Join(AptPackages, " ") + ")"
 	for _, comp := range []string{"nbconvert", "nbclient", "jupyter_client", "ipykernel", "notebook"} {
 		v, ok := jupyter[comp]
-		c := Check{Name: "jupyter " + comp, Required: comp != "notebook", OK: ok, Detail: v, Fix: aptFix}
-		if comp == "notebook" {
-			c.Fix = "for interactive use: " + setupCmd + " (Debian package jupyter-notebook)"
-		}
+		c := Check{Name: "jupyter " + comp, Required: true, OK: ok, Detail: v, Fix: aptFix}
 		if !ok {
 			c.Detail = "not found"
 			if e, ok := jupyter["error"]; ok {
 				c.Detail = e
+			}
+		}
+		if comp == "notebook" {
+			// make jupyter runs `jupyter notebook`, which runs this command.
+			c.Fix = "run make kernel, or " + setupCmd + " (Debian package " + strings.Join(InteractivePackages, " ") + "), for make jupyter"
+			if p, err := exec.LookPath("jupyter-notebook"); err != nil {
+				c.OK, c.Detail = false, "the jupyter-notebook command is not on PATH (`jupyter notebook` fails)"
+			} else if ok {
+				c.Detail += " (" + p + ")"
 			}
 		}
 		add(c)

@@ -20,7 +20,7 @@ func requireKernel(t *testing.T) (env []string) {
 	t.Helper()
 	ctx := context.Background()
 	missing := func(msg string) {
-		msg += "; install with: go run ./kernel/cmd/layervis-kernel setup -headless"
+		msg += "; install with: make kernel (go run ./kernel/cmd/layervis-kernel setup)"
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%s\nCI must execute the notebooks", msg)
 		}
@@ -81,13 +81,24 @@ func TestNotebooks(t *testing.T) {
 	if len(paths) == 0 {
 		t.Fatal("no notebooks in notebooks/")
 	}
+	// Notebooks whose executed HTML has sliders and t-SNE maps to try in
+	// a browser (see checkExecutedHTML): the minimum of each.
+	interactive := map[string][2]int{"01-quickstart.ipynb": {2, 0}, "02-method-in-depth.ipynb": {0, 1}}
 	for _, p := range paths {
 		t.Run(filepath.Base(p), func(t *testing.T) {
-			r, err := Execute(context.Background(), p, RunOptions{Env: env, Timeout: 10 * time.Minute})
+			r, err := Execute(context.Background(), p, RunOptions{Env: env, Timeout: 10 * time.Minute, OutDir: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Logf("%s in %s: %v", filepath.Base(p), r.Duration.Round(time.Second), r.Counts)
+			if want, ok := interactive[filepath.Base(p)]; ok {
+				t.Run("browser", func(t *testing.T) {
+					sliders, maps := checkExecutedHTML(t, env, r.Executed)
+					if sliders < want[0] || maps < want[1] {
+						t.Errorf("the executed HTML has %d sliders and %d t-SNE maps, want at least %d and %d", sliders, maps, want[0], want[1])
+					}
+				})
+			}
 		})
 	}
 }
@@ -165,8 +176,8 @@ func TestSetupDetectsInstalled(t *testing.T) {
 	requireKernel(t)
 	ctx := context.Background()
 	if _, err := exec.LookPath("dpkg-query"); err == nil {
-		if m := missingDebs(ctx, AptPackages); len(m) > 0 {
-			t.Errorf("Debian packages %v not reported installed, though jupyter runs", m)
+		if m := missingDebs(ctx, append(AptPackages, InteractivePackages...)); len(m) > 0 {
+			t.Errorf("Debian packages %v not reported installed, though jupyter runs (make kernel installs them)", m)
 		}
 	}
 	root, err := RepoRoot(".")
@@ -222,7 +233,7 @@ func TestDoctor(t *testing.T) {
 			for _, c := range checks {
 				got[c.Name] = c
 			}
-			for _, name := range []string{"go", "jupyter nbconvert", "jupyter nbclient", "gonb", "goimports", "gopls", "backend"} {
+			for _, name := range []string{"go", "jupyter nbconvert", "jupyter nbclient", "jupyter notebook", "gonb", "goimports", "gopls", "backend"} {
 				if c := got[name]; !c.OK || !c.Required {
 					t.Errorf("check %q = %+v, want a passed required check", name, c)
 				}

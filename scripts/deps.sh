@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages layervis's tests use: the independent
 # references (PyTorch with OpenBLAS, torchvision, NumPy, OpenCV, SciPy,
-# scikit-image, scikit-learn; Node.js for TF.js), and Jupyter's headless
-# notebook runner. Needs root or sudo once; a machine that already has them
-# needs nothing. (Node.js: a machine with NodeSource's nodejs has npm; on
-# stock Debian also install the npm package.)
+# scikit-image, scikit-learn; PIL and libjpeg-turbo's cjpeg for the JPEG
+# decoder; Node.js for TF.js), Jupyter's headless notebook runner, and
+# Chromium (with a font) for the browser tests of the notebook UI
+# (kernel/browser_test.go). Needs root or sudo once; a machine that already
+# has them needs nothing. (Node.js: a machine with NodeSource's nodejs has
+# npm; on stock Debian also install the npm package.)
 set -euo pipefail
-pkgs=(python3 python3-numpy python3-torch python3-torchvision libopenblas0-pthread python3-opencv jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel nodejs python3-scipy python3-skimage python3-sklearn)
+pkgs=(python3 python3-numpy python3-pil libjpeg-turbo-progs python3-torch python3-torchvision libopenblas0-pthread python3-opencv jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel nodejs python3-scipy python3-skimage python3-sklearn chromium fonts-dejavu-core)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,8 +16,10 @@
 # CACHE_DIR defaults to ${LAYERVIS_CACHE:-$HOME/.cache/layervis}.
 #
 # Needs sha256sum always; npm (for the model) and apt-get + dpkg-deb (for the
-# photos) only when those files are missing. No root is needed, except for an
-# `apt-get update` when the apt package lists lack the packages. Every file is
+# photos) only when those files are missing. No root is needed, except to
+# install npm when it is missing (apt-get install npm, done here as root or
+# with sudo) and for an `apt-get update` when the apt package lists lack the
+# packages. Every file is
 # checked against the sha256 below; a second run with everything in place
 # downloads nothing.
 set -euo pipefail
@@ -97,9 +99,27 @@ mkdir -p "$demo/model" "$demo/photos"
 work=$(mktemp -d "$demo/.fetch.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
+# ensure_npm installs Debian's npm (which brings Node.js) when npm is
+# missing and apt-get can run as root (or with sudo); otherwise fetch_npm
+# says what to install.
+ensure_npm() {
+  command -v npm >/dev/null 2>&1 && return 0
+  command -v apt-get >/dev/null 2>&1 || return 0
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null || return 0
+    sudo=(sudo -n DEBIAN_FRONTEND=noninteractive)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  echo "fetch-assets: npm not found; apt-get install npm (Node.js and npm, to fetch the demo model)"
+  local install=("${sudo[@]}" apt-get install -y -qq --no-install-recommends npm)
+  "${install[@]}" || { apt_update npm && "${install[@]}"; } || die "apt-get install npm failed"
+}
+
 # fetch_npm unpacks the model files of the npm package into $work/npm.
 fetch_npm() {
-  need npm "install Node.js and npm (Debian: apt-get install npm) to fetch the demo model"
+  ensure_npm
+  need npm "install Node.js and npm (Debian: apt-get install npm, as root) to fetch the demo model"
   need tar "install tar"
   echo "fetch-assets: npm pack $npm_pkg@$npm_ver"
   local tgz

@@ -60,7 +60,7 @@ func run(name, weights, layer string, size, batch, iters int) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tensors.CopyFlatData[float32](out[0]); err != nil { // wait for the result
+		if _, err := tensors.CopyFlatData[float32](out[1]); err != nil { // wait for the step (a scalar: x stays on the device)
 			return err
 		}
 		x = out[0]

@@ -1,38 +1,58 @@
 package main
 
 import (
-	"io"
-	"os"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/layervis/layervis/layervis/assets"
 )
 
-func capture(t *testing.T, f func() error) (string, error) {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := os.Stdout
-	os.Stdout = w
-	ferr := f()
-	os.Stdout = old
-	w.Close()
-	out, _ := io.ReadAll(r)
-	return string(out), ferr
-}
-
 func TestCatalogue(t *testing.T) {
-	out, err := capture(t, func() error { return run("resnet50", "", 224) })
-	if err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		model string
+		size  int
+		want  []string
+		not   []string
+	}{
+		{"resnet50", 224, []string{"random weights", "backend:", "layer4.2.conv3 ", "Conv2d", "2048 7 7", "fc ",
+			"normalized with mean [0.485 0.456 0.406] std [0.229 0.224 0.225]",
+			"mindseye: target layer4, penalty layer4.2.conv3:in"}, nil},
 	}
-	for _, want := range []string{"random weights", "backend:", "layer4.2.conv3 ", "Conv2d", "2048 7 7", "fc "} {
-		if !strings.Contains(out, want) {
-			t.Errorf("catalogue lacks %q", want)
+	if _, err := assets.DemoModel(); err == nil {
+		cases = append(cases, struct {
+			model string
+			size  int
+			want  []string
+			not   []string
+		}{"demo", 128, []string{"RGB in [0 255], no mean/std normalization, 128x128 (default 512, min 32, a multiple of 32)",
+			"mindseye: target tower_0/extern1/hard_swish/mul_1"}, []string{"mean []", "std []"}})
+	} else {
+		t.Logf("no demo model (%v): its catalogue is not checked", err)
+	}
+	for _, tc := range cases {
+		var out strings.Builder
+		if err := run(&out, tc.model, "", tc.size); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%s: catalogue lacks %q", tc.model, want)
+			}
+		}
+		for _, not := range tc.not {
+			if strings.Contains(out.String(), not) {
+				t.Errorf("%s: catalogue shows %q", tc.model, not)
+			}
+		}
+		// The default layers are marked in the table, each once.
+		for _, mark := range []string{`\starget$`, `\spenalty: its input$`} {
+			if n := len(regexp.MustCompile(`(?m)`+mark).FindAllString(out.String(), -1)); n != 1 {
+				t.Errorf("%s: %d rows marked %q, want 1", tc.model, n, mark)
+			}
 		}
 	}
-	if err := run("resnet50", "", 8); err == nil {
+	if err := run(&strings.Builder{}, "resnet50", "", 8); err == nil {
 		t.Error("no error for a too-small input")
 	}
 }

@@ -13,7 +13,9 @@
 // cores; -help lists them next to the reference's, and -reference
 // takes every setting not given from the reference. Outputs:
 // DIR/facet_XX/iteration_NNNN.png, DIR/tsne.png and DIR/report.json.
-// Ctrl-C stops the run and keeps what it made (a second Ctrl-C kills it).
+// Ctrl-C stops the run, keeps what it made and exits with status 130 (a
+// second Ctrl-C kills it). Invalid settings name the flag and its valid
+// values, and exit with status 1 (status 2 for a flag that does not parse).
 //
 // # Why the quick settings differ from the reference
 //
@@ -77,29 +79,24 @@ import (
 	"github.com/layervis/layervis/layervis/zoo"
 )
 
-// Quick settings: what a run with no flags uses, sized and tuned so that
-// the demo model finishes in a few minutes on two CPU cores with every
-// facet's activation clearly up (see the command's doc comment for why
-// each differs from the reference; the reference's values are in the help).
-const (
-	quickSize       = 128
-	quickClusters   = 4
-	quickExemplars  = 5
-	quickIterations = 301
-	quickSaveEvery  = 50
-	quickWindowStep = 0 // no jitter
-	fallbackModel   = "resnet18"
-)
+// fallbackModel is the model used when the demo is missing.
+const fallbackModel = "resnet18"
 
-// Quick schedules, each linear from Start at the first iteration to End at
-// the last.
-var (
-	quickLR            = mindseye.Range{Start: 0.35, End: 0.05}
-	quickLambda        = mindseye.Range{Start: 0.5e-4, End: 2.5e-4}
-	quickBlurSigma     = mindseye.Range{Start: 0.5, End: 0.1}
-	quickDenoiseWeight = mindseye.Range{Start: 8, End: 32}
-	quickMaskSigma     = mindseye.Range{Start: 600, End: 500}
-)
+// quick holds the quick settings (mindseye.Quick), the flags' defaults:
+// sized and tuned so that the demo model finishes in a few minutes on two
+// CPU cores with every facet's activation clearly up (see the command's
+// doc comment for why each differs from the reference; the reference's
+// values are in the help). Notebook 01 uses the same.
+var quick = mindseye.Quick(mindseye.Clean())
+
+// quickWindowStep is the -window-step default: 0 (no jitter) when the
+// quick settings turn the jitter off.
+func quickWindowStep() int {
+	if quick.Scale <= 1 {
+		return 0
+	}
+	return quick.WindowStep
+}
 
 // options are the command-line settings.
 type options struct {
@@ -142,28 +139,28 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	o := &options{}
 	ref := mindseye.Clean()
-	fs.StringVar(&o.model, "model", "", "model: \"demo\" (the offline demo detector), a built-in architecture (resnet18 … vgg19_bn) or a TF.js model.json; default: demo, or "+fallbackModel+" with random weights if the demo is not available")
-	fs.StringVar(&o.weights, "weights", "", "weights file (.pth or .safetensors) for a built-in architecture")
+	fs.StringVar(&o.model, "model", "", "model: \"demo\" (the offline demo detector), a built-in architecture (resnet18 … vgg19_bn), a TF.js model.json or an ONNX .onnx file; default: demo, or "+fallbackModel+" with random weights if the demo is not available")
+	fs.StringVar(&o.weights, "weights", "", "weights file (.pth or .safetensors) for a built-in architecture given with -model (the demo, TF.js and ONNX models carry their own)")
 	fs.StringVar(&o.layer, "layer", "", "target layer whose pooled features define the facets; default: the model's suggestion (ResNet: layer4)")
 	fs.StringVar(&o.penalty, "penalty", "", "penalty layer (L1), usually a module's input; default: the model's suggestion (ResNet-50: layer4.2.conv3:in)")
 	fs.StringVar(&o.images, "images", "", "image folder(s) or files, comma-separated (more may follow the flags); default: the demo photos")
 	fs.StringVar(&o.out, "out", "mindseye-out", "output folder (new, empty, or a previous mindseye output)")
 	fs.BoolVar(&o.overwrite, "overwrite", false, "write into a non-empty folder that is not a previous output")
 	fs.StringVar(&o.preset, "preset", "clean", "\"clean\" (the method's apparent intent) or \"compat\" (reproduces the reference vis.py, quirks included)")
-	fs.IntVar(&o.clusters, "clusters", quickClusters, fmt.Sprintf("K, facets (reference: %d)", ref.Clusters))
-	fs.IntVar(&o.exemplars, "exemplars", quickExemplars, fmt.Sprintf("M, images blended per facet (reference: %d)", ref.Exemplars))
+	fs.IntVar(&o.clusters, "clusters", quick.Clusters, fmt.Sprintf("K, facets (reference: %d)", ref.Clusters))
+	fs.IntVar(&o.exemplars, "exemplars", quick.Exemplars, fmt.Sprintf("M, images blended per facet (reference: %d)", ref.Exemplars))
 	fs.IntVar(&o.channels, "channels", ref.TopChannels, "n, channels per facet in the activation term (reference: 50)")
-	fs.IntVar(&o.iterations, "iterations", quickIterations, fmt.Sprintf("optimization steps (reference: %d)", ref.Iterations))
-	fs.IntVar(&o.size, "size", quickSize, fmt.Sprintf("working image size (reference: %d)", ref.Size))
+	fs.IntVar(&o.iterations, "iterations", quick.Iterations, fmt.Sprintf("optimization steps (reference: %d)", ref.Iterations))
+	fs.IntVar(&o.size, "size", quick.Size, fmt.Sprintf("working image size (reference: %d)", ref.Size))
 	fs.IntVar(&o.micro, "micro-batch", 0, "images stepped at once; 0: as many as fit half the memory available (pure Go), all on XLA. The images come out the same")
-	fs.IntVar(&o.save, "save-every", quickSaveEvery, fmt.Sprintf("snapshot period (reference: %d)", ref.SaveEvery))
-	o.lr, o.lambda, o.blur, o.denoise, o.mask = quickLR, quickLambda, quickBlurSigma, quickDenoiseWeight, quickMaskSigma
+	fs.IntVar(&o.save, "save-every", quick.SaveEvery, fmt.Sprintf("snapshot period (reference: %d)", ref.SaveEvery))
+	o.lr, o.lambda, o.blur, o.denoise, o.mask = quick.LR, quick.Lambda, quick.BlurSigma, quick.DenoiseWeight, quick.MaskSigma
 	fs.Var(rangeFlag{&o.lr}, "lr", fmt.Sprintf("learning rate START,END, linear over the iterations (reference: %s)", rangeFlag{&ref.LR}))
 	fs.Var(rangeFlag{&o.lambda}, "lambda", fmt.Sprintf("L1 penalty weight λ START,END (reference: %s)", rangeFlag{&ref.Lambda}))
 	fs.Var(rangeFlag{&o.blur}, "blur-sigma", fmt.Sprintf("Gaussian blur σ START,END (reference: %s)", rangeFlag{&ref.BlurSigma}))
 	fs.Var(rangeFlag{&o.denoise}, "denoise-weight", fmt.Sprintf("TV-Bregman fidelity weight START,END, larger smooths less (reference: %s)", rangeFlag{&ref.DenoiseWeight}))
 	fs.Var(rangeFlag{&o.mask}, "mask-sigma", fmt.Sprintf("gradient mask σ START,END at 512², scaled by size/512 (reference: %s)", rangeFlag{&ref.MaskSigma}))
-	fs.IntVar(&o.window, "window-step", quickWindowStep, fmt.Sprintf("jitter re-crop period; 0: no jitter (reference: %d)", ref.WindowStep))
+	fs.IntVar(&o.window, "window-step", quickWindowStep(), fmt.Sprintf("jitter re-crop period; 0: no jitter (reference: %d)", ref.WindowStep))
 	fs.BoolVar(&o.reference, "reference", false, "take every quick setting not given as a flag from the reference (the table above)")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed (t-SNE, k-means, jitter); compat draws one unless given")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line")
@@ -249,10 +246,41 @@ func main() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C kills the process
 	}()
-	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "mindseye:", err)
+	err = run(ctx, o, os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, errInterrupted):
+		os.Exit(130) // 128 + SIGINT, as a shell reports an interrupted command
+	case err != nil:
+		fmt.Fprintln(os.Stderr, message(err))
 		os.Exit(1)
 	}
+}
+
+// errInterrupted is run's error when it was stopped (Ctrl-C) after keeping
+// the outputs so far.
+var errInterrupted = errors.New("interrupted")
+
+// flags maps mindseye.Config fields to the flags that set them.
+var flags = map[string]string{
+	"Size": "size", "Clusters": "clusters", "Exemplars": "exemplars", "TopChannels": "channels",
+	"Iterations": "iterations", "SaveEvery": "save-every", "WindowStep": "window-step",
+	"LR": "lr", "Lambda": "lambda", "BlurSigma": "blur-sigma", "DenoiseWeight": "denoise-weight", "MaskSigma": "mask-sigma",
+}
+
+// message is the line an error prints as: one "mindseye:" prefix, and a
+// setting named by its flag ("-size 7: it must be ...").
+func message(err error) string {
+	var se *mindseye.SettingError
+	if errors.As(err, &se) {
+		field, end, isRange := strings.Cut(se.Field, ".")
+		if f, ok := flags[field]; ok {
+			if isRange {
+				return fmt.Sprintf("mindseye: -%s START,END: %s %v; it must be %s", f, strings.ToLower(end), se.Value, se.Want)
+			}
+			return fmt.Sprintf("mindseye: -%s %v: it must be %s", f, se.Value, se.Want)
+		}
+	}
+	return "mindseye: " + strings.TrimPrefix(err.Error(), "mindseye: ")
 }
 
 // openModel opens the model the options name. With no -model it tries the
@@ -261,6 +289,9 @@ func main() {
 func openModel(o *options, stderr io.Writer) (cnn.Model, zoo.Info, error) {
 	if o.model != "" {
 		return zoo.Open(o.model, o.weights)
+	}
+	if o.weights != "" {
+		return nil, zoo.Info{}, fmt.Errorf("-weights %s needs -model: it is for a built-in architecture (e.g. -model resnet50 -weights %s); the default model, the demo, carries its own weights", o.weights, o.weights)
 	}
 	m, info, err := zoo.Open("demo", "")
 	if err == nil {
@@ -317,11 +348,14 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	cfg = r.Config()
 	fmt.Fprintf(stdout, "model %s: %s\ntarget %s, penalty %s\nbackend %s\npreset %s: %d images → up to %d facets, %dx%d, %d iterations\n",
-		m.Name(), info.Source, cfg.Target, cfg.Penalty, backend.Describe(b), cfg.Preset, len(images), cfg.Clusters,
+		m.Name(), info.Source, cfg.Target, cfg.Penalty, backend.Describe(b), cfg.Preset, len(r.Files()), cfg.Clusters,
 		cfg.Size, cfg.Size, cfg.Iterations)
 	if mem := r.Report().Memory; mem.StepPerImage > 0 {
 		fmt.Fprintf(stdout, "step memory (estimated): %.1f GB + %.1f GB per image stepped at once; %.1f GB available\n",
 			float64(mem.StepFixed)/1e9, float64(mem.StepPerImage)/1e9, float64(mem.Available)/1e9)
+	}
+	for _, w := range r.Report().Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
 	}
 	bar := &progress{w: stderr, quiet: o.quiet, start: time.Now()}
 	err = r.Prepare(ctx, bar.event)
@@ -341,7 +375,7 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	switch {
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintf(stdout, "interrupted after %d iterations; the outputs so far are in %s\n", rep.Iterations, cfg.Out)
-		return nil
+		return errInterrupted
 	case err != nil:
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,12 +10,16 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/layervis/layervis/layervis/assets"
 	"github.com/layervis/layervis/layervis/mindseye"
 )
 
@@ -39,6 +44,20 @@ func gradients(t *testing.T, dir string, n int) {
 	}
 }
 
+// readReport reads the report.json of the output folder out.
+func readReport(t *testing.T, out string) *mindseye.Report {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep mindseye.Report
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return &rep
+}
+
 func TestRun(t *testing.T) {
 	in := t.TempDir()
 	gradients(t, in, 5)
@@ -50,8 +69,8 @@ func TestRun(t *testing.T) {
 		check func(s mindseye.Config) bool
 	}{
 		{"quick", nil, func(s mindseye.Config) bool {
-			return s.LR == quickLR && s.Lambda == quickLambda && s.BlurSigma == quickBlurSigma &&
-				s.DenoiseWeight == quickDenoiseWeight && s.MaskSigma == quickMaskSigma && s.Scale == 1
+			return s.LR == quick.LR && s.Lambda == quick.Lambda && s.BlurSigma == quick.BlurSigma &&
+				s.DenoiseWeight == quick.DenoiseWeight && s.MaskSigma == quick.MaskSigma && s.Scale == 1
 		}},
 		{"flags", []string{"-lr", "0.4,0.1", "-lambda", "0", "-blur-sigma", "0.7,0.3", "-denoise-weight", "5,9",
 			"-mask-sigma", "500,400", "-window-step", "2"}, func(s mindseye.Config) bool {
@@ -72,6 +91,9 @@ func TestRun(t *testing.T) {
 			if err := run(context.Background(), o, &stdout, &stderr); err != nil {
 				t.Fatalf("run: %v\n%s", err, stderr.String())
 			}
+			if !strings.Contains(stdout.String(), "5 images → up to 2 facets") {
+				t.Errorf("the header does not count the 5 images of the folder:\n%s", stdout.String())
+			}
 			for _, f := range []string{"report.json", "tsne.png", "facet_01/iteration_0000.png", "facet_02/iteration_0002.png", "facet_02/iteration_0003.png"} {
 				if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 					t.Error(err)
@@ -83,14 +105,7 @@ func TestRun(t *testing.T) {
 			if !strings.Contains(stderr.String(), "RANDOM weights") {
 				t.Errorf("no random-weights notice on stderr:\n%s", stderr.String())
 			}
-			data, err := os.ReadFile(filepath.Join(out, "report.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var rep mindseye.Report
-			if err := json.Unmarshal(data, &rep); err != nil {
-				t.Fatal(err)
-			}
+			rep := readReport(t, out)
 			if !tc.check(rep.Settings) {
 				t.Errorf("report settings do not follow the flags %v: %+v", tc.args, rep.Settings)
 			}
@@ -135,9 +150,9 @@ func TestReference(t *testing.T) {
 		args []string
 		want options
 	}{
-		{nil, options{size: quickSize, clusters: quickClusters, exemplars: quickExemplars, channels: ref.TopChannels,
-			iterations: quickIterations, save: quickSaveEvery, window: quickWindowStep,
-			lr: quickLR, lambda: quickLambda, blur: quickBlurSigma, denoise: quickDenoiseWeight, mask: quickMaskSigma}},
+		{nil, options{size: quick.Size, clusters: quick.Clusters, exemplars: quick.Exemplars, channels: ref.TopChannels,
+			iterations: quick.Iterations, save: quick.SaveEvery, window: 0,
+			lr: quick.LR, lambda: quick.Lambda, blur: quick.BlurSigma, denoise: quick.DenoiseWeight, mask: quick.MaskSigma}},
 		{[]string{"-reference"}, options{size: ref.Size, clusters: ref.Clusters, exemplars: ref.Exemplars, channels: ref.TopChannels,
 			iterations: ref.Iterations, save: ref.SaveEvery, window: ref.WindowStep,
 			lr: ref.LR, lambda: ref.Lambda, blur: ref.BlurSigma, denoise: ref.DenoiseWeight, mask: ref.MaskSigma}},
@@ -159,18 +174,42 @@ func TestReference(t *testing.T) {
 	}
 }
 
+// TestRunErrors checks the errors a user sees: one "mindseye:" prefix, a
+// setting named by its flag with its valid values, no Go API.
 func TestRunErrors(t *testing.T) {
 	in := t.TempDir()
 	gradients(t, in, 3)
+	r18 := []string{"-model", "resnet18", "-images", in}
 	cases := []struct {
 		args []string
 		want string
 	}{
-		{[]string{"-model", "resnet18", "-images", in, "-preset", "fast"}, "unknown preset"},
-		{[]string{"-model", "resnet19", "-images", in}, "unknown model"},
-		{[]string{"-model", "resnet18", "-images", in, "-out", in}, "is an input folder"},
-		{[]string{"-model", "resnet18", "-images", in, "-layer", "layer5"}, "closest"},
-		{[]string{"-model", "resnet18", "-images", in, "-size", "0"}, "Size"},
+		{append(r18, "-preset", "fast"), "mindseye: unknown preset"},
+		{[]string{"-model", "resnet19", "-images", in}, "mindseye: unknown model"},
+		{append(r18, "-out", in), "is an input folder"},
+		{append(r18, "-layer", "layer5"), "closest"},
+		{append(r18, "-size", "0"), "mindseye: -size 0: it must be at least 32 for model resnet18 (e.g. 32;"},
+		{append(r18, "-size", "8"), "mindseye: -size 8: it must be at least 32 for model resnet18 (e.g. 32;"},
+		{append(r18, "-clusters", "0"), "mindseye: -clusters 0: it must be positive (the reference uses 10)"},
+		{append(r18, "-save-every", "-2"), "mindseye: -save-every -2: it must be positive"},
+		{append(r18, "-window-step", "-1"), "mindseye: -window-step -1: it must be positive"},
+		{append(r18, "-lr", "-1,0.1"), "mindseye: -lr START,END: start -1; it must be a finite number of at least 0"},
+		{append(r18, "-mask-sigma", "400,0"), "mindseye: -mask-sigma START,END: end 0; it must be a finite positive number"},
+		{[]string{"-images", in, "-weights", "r50.pth"}, "mindseye: -weights r50.pth needs -model"},
+		{[]string{"-model", "demo", "-images", in, "-weights", "r50.pth"}, "carries its own weights"},
+	}
+	if _, err := assets.DemoModel(); err == nil {
+		// One rule for every invalid size of a model taking multiples of 32.
+		for _, size := range []string{"7", "8", "33"} {
+			next := map[string]string{"7": "32", "8": "32", "33": "64"}[size]
+			cases = append(cases, struct {
+				args []string
+				want string
+			}{[]string{"-model", "demo", "-images", in, "-size", size},
+				"mindseye: -size " + size + ": it must be a multiple of 32, at least 32, for model demo (e.g. " + next + "; the reference uses 512)"})
+		}
+	} else {
+		t.Logf("no demo model (%v): the demo's size rule is not checked", err)
 	}
 	for _, tc := range cases {
 		var stderr bytes.Buffer
@@ -179,12 +218,78 @@ func TestRunErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = run(context.Background(), o, &bytes.Buffer{}, &stderr)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%v: %v, want an error containing %q", tc.args, err, tc.want)
+		if err == nil {
+			t.Errorf("%v: no error, want %q", tc.args, tc.want)
+			continue
+		}
+		msg := message(err)
+		if !strings.Contains(msg, tc.want) || strings.Count(msg, "mindseye:") != 1 || strings.Contains(msg, "Config") {
+			t.Errorf("%v:\n got %s\nwant %q, with one prefix and no Go API", tc.args, msg, tc.want)
 		}
 	}
 	var stderr bytes.Buffer
 	if _, err := parseFlags([]string{"-help"}, &stderr); !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr.String(), "reference") {
 		t.Errorf("-help: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "ONNX .onnx file") {
+		t.Errorf("-help does not say -model takes .onnx files:\n%s", stderr.String())
+	}
+}
+
+// TestMain runs the command itself when MINDSEYE_MAIN is set, so that a
+// test can run it as a process and interrupt it.
+func TestMain(m *testing.M) {
+	if os.Getenv("MINDSEYE_MAIN") == "1" {
+		os.Args = append([]string{"mindseye"}, strings.Fields(os.Getenv("MINDSEYE_ARGS"))...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestInterrupt interrupts a run (SIGINT, as Ctrl-C) during the
+// optimization and checks that it exits with status 130 and keeps the
+// outputs so far.
+func TestInterrupt(t *testing.T) {
+	in := t.TempDir()
+	gradients(t, in, 4)
+	out := filepath.Join(t.TempDir(), "out")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "MINDSEYE_MAIN=1", "MINDSEYE_ARGS=-model resnet18 -images "+in+" -out "+out+
+		" -size 32 -clusters 2 -exemplars 2 -channels 4 -iterations 100000 -save-every 2 -seed 1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.AfterFunc(5*time.Minute, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	sc := bufio.NewScanner(stderr)
+	var lines []string
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if strings.HasPrefix(sc.Text(), "iteration 4/") { // two snapshots saved
+			cmd.Process.Signal(os.Interrupt)
+			break
+		}
+	}
+	go io.Copy(io.Discard, stderr)
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+		t.Fatalf("exit: %v, want status 130\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), strings.Join(lines, "\n"))
+	}
+	if !strings.Contains(stdout.String(), "4 images → up to 2 facets") || !strings.Contains(stdout.String(), "interrupted after") {
+		t.Errorf("stdout lacks the image count or the interruption:\n%s", stdout.String())
+	}
+	if rep := readReport(t, out); rep.Status != mindseye.StatusInterrupted || rep.Iterations < 4 {
+		t.Errorf("report: status %q after %d iterations, want interrupted after at least 4", rep.Status, rep.Iterations)
+	}
+	if _, err := os.Stat(filepath.Join(out, "facet_01", "iteration_0004.png")); err != nil {
+		t.Errorf("snapshot before the interruption not kept: %v", err)
 	}
 }

@@ -146,7 +146,7 @@ func TestOutsideNotebook(t *testing.T) {
 		}, "2 snapshots", "-snapshots.html", []string{`type="range" min="0" max="1" value="1"`, `data-label="iteration 1" style="display:flex`}},
 		{"map", func() error {
 			return Map{Title: "t-SNE", Points: []Point{{X: 0, Y: 0, Group: 0, Label: "a.jpg", Thumb: img}, {X: 1, Y: 2, Group: 1, Label: "b.jpg"}}}.Show()
-		}, "map of 2 images t-SNE", "-map.html", []string{"<svg", "<title>a.jpg</title>", "facet 1"}},
+		}, "map of 2 images t-SNE", "-map.html", []string{"<svg", "<title>a.jpg</title>", "facet 1 (1)", "facet 2 (1)"}},
 		{"layers", func() error { return Layers("resnet", layers) }, "resnet\nNAME   KIND    SHAPE\nconv1  Conv2d  64×112×112\nfc     Linear  1000", "", nil},
 	}
 	for _, tc := range tests {

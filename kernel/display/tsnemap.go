@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/janpfeifer/gonb/gonbui"
+
+	"github.com/layervis/layervis/layervis/mindseye"
 )
 
 // Point is one image on a 2-D map (a t-SNE embedding).
@@ -25,19 +27,19 @@ type Point struct {
 type Map struct {
 	Title  string
 	Points []Point
-	Groups []string // group names for the legend; empty means "facet 0", "facet 1", ...
+	Groups []string // group names for the legend; empty means "facet 1 (n)", "facet 2 (n)", ... with n its points
 	Size   int      // side of the plot in pixels; 0 means 480
 	Thumb  int      // thumbnail side in pixels; 0 means 48
 }
 
-// Palette colours groups (matplotlib's tab10), cycling for more than ten.
-var Palette = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"}
-
+// groupColor is group g's colour: mindseye.Palette (Tableau 10, the
+// colours of tsne.png), cycling for more than ten; grey for no group.
 func groupColor(g int) string {
 	if g < 0 {
 		return "#999999"
 	}
-	return Palette[g%len(Palette)]
+	c := mindseye.Palette[g%len(mindseye.Palette)]
+	return fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B)
 }
 
 // HTML returns the map as an HTML fragment: an inline SVG with the
@@ -95,18 +97,19 @@ func (m Map) HTML() (string, error) {
 	}
 	b.WriteString(exemplars.String())
 	b.WriteString("</svg>")
-	groups := map[int]bool{}
+	groups := map[int]int{} // points per group
 	maxGroup := -1
 	for _, p := range m.Points {
-		groups[p.Group] = true
+		groups[p.Group]++
 		maxGroup = max(maxGroup, p.Group)
 	}
 	b.WriteString(`<div style="font-size:12px;display:flex;flex-wrap:wrap;gap:10px;max-width:` + fmt.Sprint(size) + `px">`)
 	for g := 0; g <= maxGroup; g++ {
-		if !groups[g] {
+		if groups[g] == 0 {
 			continue
 		}
-		name := fmt.Sprintf("facet %d", g)
+		// Numbered from 1, as mindseye's facet_XX folders and tsne.png.
+		name := fmt.Sprintf("facet %d (%d)", g+1, groups[g])
 		if g < len(m.Groups) {
 			name = m.Groups[g]
 		}

@@ -175,7 +175,7 @@ func script(t *testing.T) string {
 // TestFetchScript runs scripts/fetch-assets.sh on a copy of the fetched
 // cache: with everything in place it does nothing (no npm, no apt needed);
 // with a photo missing and no apt-get it names the missing tool; with a
-// file altered it notices.
+// file altered it notices, and, as root, installs a missing npm.
 func TestFetchScript(t *testing.T) {
 	src := requireAssets(t)
 	bash, err := exec.LookPath("bash")
@@ -224,5 +224,21 @@ func TestFetchScript(t *testing.T) {
 	}
 	if out, err := run(); err == nil || !strings.Contains(out, "npm not found") {
 		t.Errorf("altered model without npm: %v\n%s", err, out)
+	}
+	if os.Getuid() != 0 {
+		return
+	}
+	// As root with apt-get, a missing npm is installed (make demo needs
+	// it): a stub apt-get records the call and installs an npm that fails.
+	log := filepath.Join(t.TempDir(), "apt.log")
+	stub := "#!/bin/bash\necho \"$@\" >> " + log + "\nprintf '#!/bin/bash\\nexit 1\\n' > " + bin + "/npm\n/bin/chmod +x " + bin + "/npm\n"
+	if err := os.WriteFile(filepath.Join(bin, "apt-get"), []byte(stub), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run()
+	calls, _ := os.ReadFile(log)
+	if err == nil || !strings.Contains(string(calls), "install") || !strings.Contains(string(calls), " npm") ||
+		!strings.Contains(out, "npm pack @vladmandic/human@3.3.6 failed") {
+		t.Errorf("altered model, no npm, root with apt-get: %v; apt-get calls %q\n%s", err, calls, out)
 	}
 }

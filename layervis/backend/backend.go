@@ -10,6 +10,10 @@
 // ("xla:cuda") is looked up in PJRT_PLUGIN_LIBRARY_PATH as
 // pjrt_c_api_<name>_plugin.so. layervis never auto-installs a plugin.
 //
+// On an NVIDIA GPU, XLA computes float32 convolutions and matrix products in
+// TF32 by default, as PyTorch does for convolutions: [PrecisionEnvVar]
+// ("fast", the default, or "exact") chooses; see [Precision].
+//
 // The pure-Go backend is only fast when the binary was built with
 // GOEXPERIMENT=simd (the Makefile and the notebook kernel set it);
 // [SIMD] reports whether it was.
@@ -37,6 +41,61 @@ var (
 	mu      sync.Mutex
 	current compute.Backend
 )
+
+// PrecisionEnvVar is the environment variable that sets the float32
+// precision of convolutions and matrix products on an NVIDIA GPU: "fast"
+// (the default) or "exact". It is read when a backend starts.
+const PrecisionEnvVar = "LAYERVIS_PRECISION"
+
+// Precision is the arithmetic XLA may use for float32 convolutions and
+// matrix products on an NVIDIA GPU.
+type Precision string
+
+const (
+	// Fast lets cuDNN and cuBLAS use TF32 (10-bit mantissa products, float32
+	// sums), like PyTorch's default for convolutions: activations differ
+	// from a float64 reference by about 1e-3 and input gradients by about
+	// 0.1 (relative to their largest value; PyTorch with TF32: 9e-4, 0.097).
+	Fast Precision = "fast"
+	// Exact computes in full float32 (NVIDIA_TF32_OVERRIDE=0 for cuDNN and
+	// cuBLAS, and XLA's highest precision for matrix products): about 2e-6
+	// and 6e-7 from a float64 reference, as on the CPU. It is slower.
+	Exact Precision = "exact"
+)
+
+// tf32Override is the variable that disables TF32 in cuDNN and cuBLAS; they
+// read it when they start, so it is set before the plugin loads.
+const tf32Override = "NVIDIA_TF32_OVERRIDE"
+
+// PrecisionSetting returns the precision [PrecisionEnvVar] asks for: [Fast]
+// when unset. It fails on any other value.
+func PrecisionSetting() (Precision, error) {
+	switch p := Precision(strings.TrimSpace(os.Getenv(PrecisionEnvVar))); p {
+	case "":
+		return Fast, nil
+	case Fast, Exact:
+		return p, nil
+	default:
+		return "", fmt.Errorf("%s=%q: want %q (TF32 on NVIDIA GPUs, the default) or %q (full float32)", PrecisionEnvVar, p, Fast, Exact)
+	}
+}
+
+// withPrecision returns the XLA backend options opts for precision p: Exact
+// adds tf32=false (XLA's highest precision for matrix products) and sets
+// NVIDIA_TF32_OVERRIDE=0 in the environment, for cuDNN's convolutions,
+// unless the user set that variable.
+func withPrecision(opts string, p Precision) string {
+	if p != Exact {
+		return opts
+	}
+	if _, set := os.LookupEnv(tf32Override); !set {
+		_ = os.Setenv(tf32Override, "0")
+	}
+	if !strings.Contains(opts, "tf32") {
+		opts += ",tf32=false"
+	}
+	return opts
+}
 
 // Config returns the backend configuration layervis will use: the value of
 // GOMLX_BACKEND if set and not empty, else [Default].
@@ -73,9 +132,14 @@ func MustGet() compute.Backend {
 }
 
 // New creates a backend from a configuration string such as "go" or
-// "xla:/abs/path/plugin.so". Errors name the problem and the fix; it never
-// panics and never downloads a plugin.
+// "xla:/abs/path/plugin.so", with the precision [PrecisionEnvVar] sets.
+// Errors name the problem and the fix; it never panics and never downloads
+// a plugin.
 func New(config string) (b compute.Backend, err error) {
+	prec, err := PrecisionSetting()
+	if err != nil {
+		return nil, err
+	}
 	name, opts, _ := strings.Cut(config, ":")
 	switch name {
 	case "go", "simplego":
@@ -100,6 +164,7 @@ func New(config string) (b compute.Backend, err error) {
 		}
 		disableAutoInstall()
 		name = "xla"
+		opts = withPrecision(opts, prec)
 	default:
 		return nil, fmt.Errorf("unknown backend %q in %s=%q: use %q (pure Go, the default) or \"xla:/abs/path/to/pjrt_plugin.so\"", name, EnvVar, config, "go")
 	}
@@ -116,8 +181,14 @@ func New(config string) (b compute.Backend, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("backend %q failed to start: %w", config, err)
 	}
+	if !IsGo(b) {
+		precisions.Store(b, prec)
+	}
 	return b, nil
 }
+
+// precisions holds the precision each XLA backend was started with.
+var precisions sync.Map // compute.Backend → Precision
 
 // Describe returns a one-line description of the backend in use, e.g.
 // "go (pure Go, SIMD on)" or "xla:/path/plugin.so - cuda [1 device(s)]".
@@ -132,7 +203,24 @@ func Describe(b compute.Backend) string {
 		}
 		return fmt.Sprintf("go (%s, SIMD %s)", b.Description(), simd)
 	}
-	return b.Description()
+	d := b.Description()
+	if p, ok := precisions.Load(b); ok {
+		d += ", precision " + describePrecision(p.(Precision))
+	}
+	return d
+}
+
+// describePrecision says what p means on the GPU, noting a user's own
+// NVIDIA_TF32_OVERRIDE, which cuDNN and cuBLAS obey whatever p says.
+func describePrecision(p Precision) string {
+	d := string(p) + " (TF32 on NVIDIA GPUs; " + PrecisionEnvVar + "=exact for full float32)"
+	if p == Exact {
+		d = string(p) + " (full float32)"
+	}
+	if v, set := os.LookupEnv(tf32Override); set && !(p == Exact && v == "0") {
+		d += ", " + tf32Override + "=" + v
+	}
+	return d
 }
 
 // IsGo reports whether b is the pure-Go backend.

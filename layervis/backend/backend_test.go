@@ -60,3 +60,50 @@ func TestBadConfigs(t *testing.T) {
 		})
 	}
 }
+
+func TestPrecisionSetting(t *testing.T) {
+	for _, tc := range []struct {
+		env  string
+		want Precision
+	}{{"", Fast}, {"fast", Fast}, {" exact ", Exact}} {
+		t.Setenv(PrecisionEnvVar, tc.env)
+		if got, err := PrecisionSetting(); err != nil || got != tc.want {
+			t.Errorf("%s=%q: %q, %v; want %q", PrecisionEnvVar, tc.env, got, err, tc.want)
+		}
+	}
+	t.Setenv(PrecisionEnvVar, "tf32")
+	if _, err := New("go"); err == nil || !strings.Contains(err.Error(), PrecisionEnvVar) || !strings.Contains(err.Error(), "exact") {
+		t.Errorf("New with %s=tf32: %v, want an error naming the variable and the choices", PrecisionEnvVar, err)
+	}
+}
+
+func TestWithPrecision(t *testing.T) {
+	t.Setenv(tf32Override, "")
+	os.Unsetenv(tf32Override)
+	if got := withPrecision("/p.so", Fast); got != "/p.so" {
+		t.Errorf("fast: options %q, want them unchanged", got)
+	}
+	if _, set := os.LookupEnv(tf32Override); set {
+		t.Errorf("fast set %s", tf32Override)
+	}
+	if got := withPrecision("/p.so", Exact); got != "/p.so,tf32=false" {
+		t.Errorf("exact: options %q, want tf32=false added", got)
+	}
+	if v := os.Getenv(tf32Override); v != "0" {
+		t.Errorf("exact: %s=%q, want 0", tf32Override, v)
+	}
+	if d := describePrecision(Exact); d != "exact (full float32)" {
+		t.Errorf("describePrecision(Exact) = %q", d)
+	}
+	t.Setenv(tf32Override, "1") // the user's own setting wins and is shown
+	withPrecision("/p.so", Exact)
+	if v := os.Getenv(tf32Override); v != "1" {
+		t.Errorf("exact overwrote the user's %s=1 with %q", tf32Override, v)
+	}
+	if d := describePrecision(Exact); !strings.Contains(d, tf32Override+"=1") {
+		t.Errorf("describePrecision = %q, want it to show %s=1", d, tf32Override)
+	}
+	if got := withPrecision("/p.so,notf32", Exact); got != "/p.so,notf32" {
+		t.Errorf("exact with the user's notf32: %q", got)
+	}
+}

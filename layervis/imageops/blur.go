@@ -213,11 +213,14 @@ func filterColumn(out []float32, rows [][]float32, k []float32, r int) {
 		kj := k[r+j]
 		up, down := rows[r-j][:len(out)], rows[r+j][:len(out)]
 		for i := range out {
-			// fma32 by hand, for inlining.
-			p, ok := down[i]+up[i], false
-			if out[i], ok = fma32Fast(kj, p, out[i]); !ok {
-				out[i] = fma32Tie(kj, p, out[i])
+			// fma32 by hand, for inlining. The tie case needs the sum
+			// before this pair, so out[i] is written once, at the end.
+			p, acc := down[i]+up[i], out[i]
+			v, ok := fma32Fast(kj, p, acc)
+			if !ok {
+				v = fma32Tie(kj, p, acc)
 			}
+			out[i] = v
 		}
 	}
 }

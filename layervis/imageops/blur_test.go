@@ -1,7 +1,16 @@
 package imageops
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
 	"testing"
+
+	"github.com/layervis/layervis/layervis/npy"
 )
 
 func TestGaussianKernelOpenCV(t *testing.T) {
@@ -118,4 +127,98 @@ func TestGaussianBlurPanics(t *testing.T) {
 			tc.f()
 		})
 	}
+}
+
+// scheduleSigmas returns the blur σ of every blur iteration (each 10th) of
+// the Mind's Eye schedule from start to end over total iterations (the
+// reference's find_new_val), rounded to float32 as imgaug passes σ on.
+func scheduleSigmas(start, end float64, total int) []float64 {
+	a := (start - end) / (1 - float64(total))
+	b := (end - start*float64(total)) / (1 - float64(total))
+	var out []float64
+	for i := 10; i <= total; i += 10 {
+		out = append(out, float64(float32(a*float64(i)+b)))
+	}
+	return out
+}
+
+// TestGaussianBlurSchedules compares GaussianBlur with cv2.GaussianBlur bit
+// for bit at every σ of the reference schedule (0.9 → 0.2 over 2001
+// iterations) and the example's quick one (0.5 → 0.1 over 301), with
+// imgaug's 5×5 kernel, on whole-numbered images (as every Mind's Eye image
+// is) of 64², 128² and 512² and on random float images. The outputs are
+// compared through SHA-256 digests, so that the reference script returns a
+// few bytes per blur; a mismatch is then shown value by value.
+func TestGaussianBlurSchedules(t *testing.T) {
+	sigmas := append(scheduleSigmas(0.9, 0.2, 2001), scheduleSigmas(0.5, 0.1, 301)...)
+	type imgCase struct {
+		name string
+		size int
+		pix  []float32
+	}
+	var cases []imgCase
+	for i, size := range []int{64, 128, 512} {
+		cases = append(cases, imgCase{fmt.Sprintf("whole %d²", size), size, toFloat32(testImage(size, size, 3, uint64(20+i), false))})
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, size := range []int{64, 128} {
+		pix := make([]float32, size*size*3)
+		for i := range pix {
+			pix[i] = rng.Float32() * 255
+		}
+		cases = append(cases, imgCase{fmt.Sprintf("random float %d²", size), size, pix})
+	}
+	dir := t.TempDir()
+	var args []map[string]any
+	for i, c := range cases {
+		path := filepath.Join(dir, fmt.Sprintf("img%d.npy", i))
+		if err := npy.Write(path, []int{c.size, c.size, 3}, c.pix); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, map[string]any{"path": path})
+	}
+	var ref struct{ Digests [][]string }
+	reference(t, "blur_digests", map[string]any{"images": args, "sigmas": sigmas, "ksize": 5}, &ref, "cv2")
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dst := make([]float32, len(c.pix))
+			bad := 0
+			for j, sigma := range sigmas {
+				GaussianBlur(dst, c.pix, c.size, c.size, 3, 5, sigma)
+				if digest(dst) == ref.Digests[i][j] {
+					continue
+				}
+				if bad++; bad > 3 {
+					t.Fatal("more than 3 σ differ")
+				}
+				var full struct{ Pix [][]float64 }
+				reference(t, "blur", map[string]any{"cases": []map[string]any{
+					{"w": c.size, "h": c.size, "c": 3, "ksize": 5, "sigma": sigma, "pix": c.pix}}}, &full, "cv2")
+				n, first := 0, -1
+				for k, v := range dst {
+					if v != float32(full.Pix[0][k]) {
+						if n++; first < 0 {
+							first = k
+						}
+					}
+				}
+				if first < 0 {
+					t.Errorf("σ %v: the digests differ but the values do not", sigma)
+					continue
+				}
+				t.Errorf("σ %v: %d values differ from OpenCV; value %d (x %d, y %d, channel %d) is %v, OpenCV %v",
+					sigma, n, first, first/3%c.size, first/3/c.size, first%3, dst[first], full.Pix[0][first])
+			}
+		})
+	}
+}
+
+// digest is the SHA-256 of pix as little-endian float32 values, in hex.
+func digest(pix []float32) string {
+	b := make([]byte, 4*len(pix))
+	for i, v := range pix {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+	}
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

@@ -14,11 +14,12 @@ const dblEpsilon = 2.220446049250313e-16
 //
 //	m(r) = 1/(msig·√(2π)) · ε^(0.5·((r−1)/msig)²),  ε = 2.220446049250313e-16,
 //
-// normalized to (m − min m)/(max m − min m), computed in float64 and rounded
-// to float32. Since ε^(z²/2) = exp(−z²·ln(1/ε)/2), m is a Gaussian in r of
-// standard deviation msig/√ln(1/ε) ≈ msig/6.0 that peaks at r = 1, not at
-// the centre (so the centre pixel is slightly below 1). The method's second
-// mask is |1 − mask1|.
+// normalized to (m − min m)/(max m − min m). As in the reference, m is
+// computed in float64 and stored as float32, and the normalization is
+// computed in float32. Since ε^(z²/2) = exp(−z²·ln(1/ε)/2), m is a Gaussian
+// in r of standard deviation msig/√ln(1/ε) ≈ msig/6.0 that peaks at r = 1,
+// not at the centre (so the centre pixel is slightly below 1). The method's
+// second mask is |1 − mask1|.
 //
 // It panics unless w and h are positive, the image has more than one pixel,
 // and msig is positive and finite.
@@ -30,8 +31,7 @@ func GaussianMask(w, h int, msig float64) []float32 {
 		panic(fmt.Sprintf("imageops.GaussianMask: msig %v must be positive and finite", msig))
 	}
 	scale := 1 / (msig * math.Sqrt(2*math.Pi))
-	lnEps := math.Log(dblEpsilon)
-	m := make([]float64, w*h)
+	m := make([]float32, w*h)
 	cx, cy := w/2, h/2
 	parallelRange(h, 32, func(lo, hi int) {
 		for y := lo; y < hi; y++ {
@@ -39,25 +39,25 @@ func GaussianMask(w, h int, msig float64) []float32 {
 				dy, dx := y-cy, x-cx
 				r := math.Sqrt(float64(dy*dy + dx*dx))
 				z := (r - 1) / msig
-				m[y*w+x] = scale * math.Exp(lnEps*0.5*z*z) // ε^(z²/2)
+				m[y*w+x] = float32(scale * math.Pow(dblEpsilon, 0.5*(z*z)))
 			}
 		}
 	})
-	lo, hi := math.Inf(1), math.Inf(-1)
+	lo, hi := m[0], m[0]
 	for _, v := range m {
 		lo, hi = min(lo, v), max(hi, v)
 	}
-	out := make([]float32, len(m))
 	if hi == lo {
 		// msig so large that m is flat: the reference divides 0 by 0;
 		// here the mask is 1 everywhere.
-		for i := range out {
-			out[i] = 1
+		for i := range m {
+			m[i] = 1
 		}
-		return out
+		return m
 	}
+	span := hi - lo
 	for i, v := range m {
-		out[i] = float32((v - lo) / (hi - lo))
+		m[i] = (v - lo) / span
 	}
-	return out
+	return m
 }

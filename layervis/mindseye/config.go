@@ -103,8 +103,16 @@ type Config struct {
 	// Size is the side of the square working images (the reference's 512).
 	// Every image is resized to Size×Size with OpenCV's INTER_AREA.
 	Size int `json:"size"`
-	// QuantizeInputs rounds the resized images to 8 bits, as the reference
-	// does by resizing 8-bit images (on in Compat).
+	// QuantizeInputs resizes each image as the reference resizes
+	// cv2.imread's 8-bit image: cv2.resize's uint8 INTER_AREA arithmetic,
+	// bit for bit (integer and fixed-point; see photo.RGB.ResizeArea8), so
+	// Stage A and the initial blends see whole levels (on in Compat). Off:
+	// the image is resized in float32 and keeps its fractions of a level.
+	//
+	// The host steps of Stage C compute as the reference does in both
+	// presets: the blends and the masks in float32 (in float64 the
+	// truncation to 8 bits darkens the periphery a level per blend), the
+	// blur σ rounded to float32 as imgaug passes it on.
 	QuantizeInputs bool `json:"quantize_inputs"`
 	// Clusters is K, the number of facets (the batch size of the
 	// optimization); Exemplars is M, the images blended per facet;
@@ -234,6 +242,26 @@ func Compat() Config {
 	return c
 }
 
+// Quick returns c with the quick settings, sized and tuned on the demo
+// model (the MobileNetV3-CenterNet detector) to finish in about 3 minutes
+// on two CPU cores with every facet's activation clearly up: 128² images,
+// K = 4 facets, M = 5 exemplars, 301 iterations, a snapshot every 50, no
+// jitter (Scale 1), and schedules with less smoothing, a wider gradient
+// mask, a smaller learning rate and half the L1 weight. make demo
+// (examples/mindseye with no flags, whose doc says why each differs from
+// the reference) and notebook 01 use them. Everything else, the preset's
+// quirks included, stays as in c.
+func Quick(c Config) Config {
+	c.Size, c.Clusters, c.Exemplars, c.Iterations, c.SaveEvery = 128, 4, 5, 301, 50
+	c.Scale = 1 // no jitter
+	c.LR = Range{0.35, 0.05}
+	c.Lambda = Range{0.5e-4, 2.5e-4}
+	c.BlurSigma = Range{0.5, 0.1}
+	c.DenoiseWeight = Range{8, 32}
+	c.MaskSigma = Range{600, 500}
+	return c
+}
+
 // Preset returns the configuration named "clean" or "compat".
 func Preset(name string) (Config, error) {
 	switch name {
@@ -245,23 +273,51 @@ func Preset(name string) (Config, error) {
 	return Config{}, fmt.Errorf("unknown preset %q: use \"clean\" (the method's apparent intent) or \"compat\" (reproduces vis.py)", name)
 }
 
-// validate checks the numeric settings, with errors naming the field and a
-// valid value.
+// A SettingError is a [Config] setting the method cannot use: the field,
+// its value and what a valid value is, so that a command can name its own
+// flag for the field.
+type SettingError struct {
+	Field string // the Config field, e.g. "Size", or "LR.Start" for a Range's end
+	Value any
+	Want  string // what a valid value is, e.g. "a multiple of 32, at least 32, for model demo (e.g. 64)"
+}
+
+func (e *SettingError) Error() string {
+	return fmt.Sprintf("mindseye: %s is %v; it must be %s", e.Field, e.Value, e.Want)
+}
+
+// minSize is the smallest working size of the host-side image operations.
+const minSize = 8
+
+// sizeRule returns what Size must be for model in: at least lo and, when
+// step > 1, a multiple of step; and the valid size nearest above size.
+func sizeRule(in cnn.Input, size int) (lo, step, next int) {
+	step = max(in.Multiple, 1)
+	lo = max(in.MinSize, minSize)
+	lo = (lo + step - 1) / step * step
+	next = max(lo, (size+step-1)/step*step)
+	return lo, step, next
+}
+
+// validate checks the numeric settings, with errors ([SettingError])
+// naming the field and what a valid value is.
 func (c *Config) validate() error {
+	ref := defaults()
 	pos := []struct {
-		name string
-		v    int
+		name   string
+		v, ref int
 	}{
-		{"Size", c.Size}, {"Clusters", c.Clusters}, {"Exemplars", c.Exemplars},
-		{"TopChannels", c.TopChannels}, {"Iterations", c.Iterations},
-		{"PCAComponents", c.PCAComponents}, {"TSNEIterations", c.TSNEIterations},
-		{"KMeansRestarts", c.KMeansRestarts}, {"FeatureBatch", c.FeatureBatch},
-		{"WindowStep", c.WindowStep}, {"BlurEvery", c.BlurEvery}, {"DenoiseEvery", c.DenoiseEvery},
-		{"BrightnessStep", c.BrightnessStep}, {"DenoiseMaxIter", c.DenoiseMaxIter}, {"SaveEvery", c.SaveEvery},
+		{"Clusters", c.Clusters, ref.Clusters}, {"Exemplars", c.Exemplars, ref.Exemplars},
+		{"TopChannels", c.TopChannels, ref.TopChannels}, {"Iterations", c.Iterations, ref.Iterations},
+		{"PCAComponents", c.PCAComponents, ref.PCAComponents}, {"TSNEIterations", c.TSNEIterations, ref.TSNEIterations},
+		{"KMeansRestarts", c.KMeansRestarts, ref.KMeansRestarts}, {"FeatureBatch", c.FeatureBatch, ref.FeatureBatch},
+		{"WindowStep", c.WindowStep, ref.WindowStep}, {"BlurEvery", c.BlurEvery, ref.BlurEvery},
+		{"DenoiseEvery", c.DenoiseEvery, ref.DenoiseEvery}, {"BrightnessStep", c.BrightnessStep, ref.BrightnessStep},
+		{"DenoiseMaxIter", c.DenoiseMaxIter, ref.DenoiseMaxIter}, {"SaveEvery", c.SaveEvery, ref.SaveEvery},
 	}
 	for _, p := range pos {
 		if p.v <= 0 {
-			return fmt.Errorf("mindseye: %s is %d; it must be positive (start from mindseye.Clean() for the reference values)", p.name, p.v)
+			return &SettingError{p.name, p.v, fmt.Sprintf("positive (the reference uses %d)", p.ref)}
 		}
 	}
 	finite := []struct {
@@ -280,20 +336,28 @@ func (c *Config) validate() error {
 	}
 	for _, f := range finite {
 		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || f.v < f.min {
-			return fmt.Errorf("mindseye: %s is %v; it must be a finite number of at least %v", f.name, f.v, f.min)
+			want := fmt.Sprintf("a finite number of at least %v", f.min)
+			if f.min > 0 && f.min < 1e-6 {
+				want = "a finite positive number"
+			}
+			return &SettingError{f.name, f.v, want}
 		}
 	}
 	if c.MicroBatch < 0 {
-		return fmt.Errorf("mindseye: MicroBatch is %d; use 0 (chosen from the memory available) or a positive number of images", c.MicroBatch)
-	}
-	if c.Size < 8 {
-		return fmt.Errorf("mindseye: Size is %d; use at least 8 pixels (the reference uses 512)", c.Size)
+		return &SettingError{"MicroBatch", c.MicroBatch, "0 (chosen from the memory available) or a positive number of images"}
 	}
 	if c.TSNEIterations < 250 {
-		return fmt.Errorf("mindseye: TSNEIterations is %d; t-SNE needs at least 250 (its early-exaggeration phase; the default is 1000)", c.TSNEIterations)
+		return &SettingError{"TSNEIterations", c.TSNEIterations, "at least 250 (t-SNE's early-exaggeration phase; the default is 1000)"}
 	}
 	if c.Model == nil {
 		return fmt.Errorf("mindseye: Config.Model is nil; open one with zoo.Open or torchvision.Load")
+	}
+	if lo, step, next := sizeRule(c.Model.Input(), c.Size); c.Size < lo || c.Size%step != 0 {
+		want := fmt.Sprintf("at least %d", lo)
+		if step > 1 {
+			want = fmt.Sprintf("a multiple of %d, at least %d,", step, lo)
+		}
+		return &SettingError{"Size", c.Size, fmt.Sprintf("%s for model %s (e.g. %d; the reference uses %d)", want, c.Model.Name(), next, ref.Size)}
 	}
 	if len(c.Images) == 0 {
 		return fmt.Errorf("mindseye: Config.Images is empty; give image files or folders")

@@ -8,7 +8,8 @@
 // package's files:
 //
 //   - images.go: the image set (files and folders), each image resized to
-//     Size×Size with OpenCV's INTER_AREA.
+//     Size×Size with OpenCV's INTER_AREA (its uint8 arithmetic in Compat,
+//     as the reference resizes 8-bit images).
 //
 //   - run.go, Stage A (Run.Prepare): the target layer's activations of
 //     every image, globally average-pooled to a C-vector, in batches.
@@ -40,7 +41,10 @@
 //     window re-crop from the canvas every 400 iterations, a centre-weighted
 //     Gaussian blur and +5 brightness, and a centre-weighted TV (split
 //     Bregman) denoising; learning rate, mask width, blur, denoising weight
-//     and λ follow linear schedules.
+//     and λ follow linear schedules. These
+//     steps reproduce the reference's libraries bit for bit (cv2.GaussianBlur,
+//     skimage's denoise_tv_bregman, scipy.ndimage.zoom) and its float32
+//     arithmetic for the masks and blends, in both presets.
 //
 //   - report.go and plot.go: facet_XX/iteration_NNNN.png snapshots,
 //     tsne.png and report.json in the output folder.

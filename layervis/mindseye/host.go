@@ -113,20 +113,32 @@ func blurKernel(sigma float64) int {
 	return ks
 }
 
-// invert returns |1 − m| in float64 (the reference's mask2).
-func invert(m []float32) []float64 {
-	out := make([]float64, len(m))
+// invert returns the reference's mask2, |1 − m|, in float32 as its NumPy
+// arrays compute it (where m is tiny, 1 − m rounds to 1 in float32).
+func invert(m []float32) []float32 {
+	out := make([]float32, len(m))
 	for i, v := range m {
-		out[i] = math.Abs(1 - float64(v))
+		out[i] = float32(math.Abs(float64(1 - v)))
 	}
 	return out
 }
 
+// The blends below compute in float32, as the reference's NumPy float32
+// arrays do, rounding each product and sum to float32 (the explicit
+// conversions keep Go from fusing a multiply and an add). Double precision
+// would not be more faithful to the method: where mask1 is tiny (the
+// periphery) X·mask2 + B·mask1 is exactly X in float32 but just below X in
+// float64, so the truncation to 8 bits would darken the periphery by one
+// level at every blur and every denoising.
+
 // blurBlend is the centre-weighted blur: X·mask2 + blur(X)·mask1 (blur:
-// cv2.GaussianBlur 5×5 or larger, reflect-101 borders; none for σ ≤ 1e-3,
-// as imgaug), plus brightness then clipped to 0..255 when brightness is not
-// 0, truncated to 8 bits.
-func (h *host) blurBlend(mask1 []float32, mask2 []float64, sigma, brightness float64) {
+// cv2.GaussianBlur 5×5 or larger, reflect-101 borders, with σ rounded to
+// float32 as imgaug passes it on; none for σ ≤ 1e-3, as imgaug), plus
+// brightness then clipped to 0..255 when brightness is not 0, truncated to
+// 8 bits.
+func (h *host) blurBlend(mask1, mask2 []float32, sigma, brightness float64) {
+	sigma = float64(float32(sigma))
+	bright := float32(brightness)
 	forEach(h.k, func(i int) {
 		img := h.image(i)
 		blurred := img
@@ -135,14 +147,14 @@ func (h *host) blurBlend(mask1 []float32, mask2 []float64, sigma, brightness flo
 			imageops.GaussianBlur(blurred, img, h.size, h.size, 3, blurKernel(sigma), sigma)
 		}
 		for p := range h.size * h.size {
-			m1, m2 := float64(mask1[p]), mask2[p]
+			m1, m2 := mask1[p], mask2[p]
 			for c := range 3 {
 				j := 3*p + c
-				v := float64(img[j])*m2 + float64(blurred[j])*m1
-				if brightness != 0 {
-					v = min(max(v+brightness, 0), 255)
+				v := float32(img[j]*m2) + float32(blurred[j]*m1)
+				if bright != 0 {
+					v = min(max(v+bright, 0), 255)
 				}
-				img[j] = float32(imageops.TruncUint8(v))
+				img[j] = float32(imageops.TruncUint8(float64(v)))
 			}
 		}
 	})
@@ -150,8 +162,9 @@ func (h *host) blurBlend(mask1 []float32, mask2 []float64, sigma, brightness flo
 
 // denoiseBlend is the centre-weighted TV denoising: X·mask2 + D·mask1 with
 // D = 255·denoise_tv_bregman(img_as_float(X), weight, maxIter, eps)
-// (scikit-image's isotropic split Bregman), truncated to 8 bits.
-func (h *host) denoiseBlend(mask1 []float32, mask2 []float64, weight float64, maxIter int, eps float64) {
+// (scikit-image's isotropic split Bregman, in float64, then float32 as the
+// reference stores it), truncated to 8 bits.
+func (h *host) denoiseBlend(mask1, mask2 []float32, weight float64, maxIter int, eps float64) {
 	f := make([][]float64, h.k)
 	for i := range h.k {
 		f[i] = make([]float64, h.pixels())
@@ -163,10 +176,11 @@ func (h *host) denoiseBlend(mask1 []float32, mask2 []float64, weight float64, ma
 	forEach(h.k, func(i int) {
 		img, d := h.image(i), denoised[i]
 		for p := range h.size * h.size {
-			m1, m2 := float64(mask1[p]), mask2[p]
+			m1, m2 := mask1[p], mask2[p]
 			for c := range 3 {
 				j := 3*p + c
-				img[j] = float32(imageops.TruncUint8(float64(img[j])*m2 + d[j]*255*m1))
+				dv := float32(float32(float32(d[j])*255) * m1)
+				img[j] = float32(imageops.TruncUint8(float64(float32(img[j]*m2) + dv)))
 			}
 		}
 	})

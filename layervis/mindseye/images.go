@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -74,16 +75,23 @@ func listImages(paths []string) (*imageSet, error) {
 
 // loadPixels reads an image and returns it resized to size×size (OpenCV
 // INTER_AREA, whatever the aspect ratio, as the reference does) as 8-bit
-// pixel values in float32, HWC RGB. With quantize the values are rounded
-// to integers, as the reference's 8-bit resize gives them; otherwise only
-// values within 1e-4 of an integer are (the float32 error of v/255·255), so
-// that an unresized 8-bit pixel stays exactly its value.
+// pixel values in float32, HWC RGB. With quantize the image is resized as
+// the reference resizes cv2.imread's 8-bit image, with OpenCV's uint8
+// arithmetic ([photo.RGB.ResizeArea8]), so the values are whole numbers;
+// otherwise it is resized in float32 and only values within 1e-4 of an
+// integer are rounded (the float32 error of v/255·255), so that an
+// unresized 8-bit pixel stays exactly its value.
 func loadPixels(path string, size int, quantize bool) ([]float32, error) {
 	img, err := photo.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	px := img.ResizeArea(size, size).Pix
+	var px []float32
+	if quantize {
+		px = img.ResizeArea8(size, size).Pix
+	} else {
+		px = img.ResizeArea(size, size).Pix
+	}
 	for i, v := range px {
 		x := min(max(float64(v)*255, 0), 255)
 		if r := math.RoundToEven(x); quantize || math.Abs(x-r) < 1e-4 {
@@ -118,3 +126,8 @@ func forEach(n int, f func(i int)) {
 	close(next)
 	wg.Wait()
 }
+
+// Files returns the candidate image files (folders expanded, each file
+// once, in order) that [New] found; [Run.Prepare] skips those it cannot
+// read.
+func (r *Run) Files() []string { return slices.Clone(r.set.files) }

@@ -17,34 +17,26 @@ import (
 	"github.com/layervis/layervis/layervis/photo"
 )
 
-// plotSize, plotMargin and thumbSize lay out tsne.png (pixels).
+// plotSize, plotMargin, thumbSize and legendWidth lay out tsne.png
+// (pixels): the square map, and the legend in a column on its right.
 const (
-	plotSize   = 900
-	plotMargin = 70
-	thumbSize  = 64
+	plotSize    = 900
+	plotMargin  = 70
+	thumbSize   = 64
+	legendWidth = 200
 )
 
-// makoStops approximates seaborn's "mako" colormap (the reference's).
-var makoStops = []color.NRGBA{
-	{0x0b, 0x04, 0x05, 255}, {0x38, 0x2a, 0x54, 255}, {0x39, 0x5d, 0x9c, 255},
-	{0x34, 0x97, 0xa9, 255}, {0x60, 0xce, 0xac, 255}, {0xde, 0xf5, 0xe5, 255},
+// Palette is Tableau 10 (matplotlib's tab10), a qualitative palette whose
+// colours are told apart at a glance: facet k (0-based) has colour
+// Palette[k mod 10], in tsne.png and in the notebooks' t-SNE map.
+var Palette = []color.NRGBA{
+	{0x1f, 0x77, 0xb4, 255}, {0xff, 0x7f, 0x0e, 255}, {0x2c, 0xa0, 0x2c, 255}, {0xd6, 0x27, 0x28, 255},
+	{0x94, 0x67, 0xbd, 255}, {0x8c, 0x56, 0x4b, 255}, {0xe3, 0x77, 0xc2, 255}, {0x7f, 0x7f, 0x7f, 255},
+	{0xbc, 0xbd, 0x22, 255}, {0x17, 0xbe, 0xcf, 255},
 }
 
-// facetColour returns facet k's colour of K, sampled from mako between
-// 0.3 and 0.9 so every colour stands out from the black centres and the
-// white background.
-func facetColour(k, n int) color.NRGBA {
-	t := 0.6
-	if n > 1 {
-		t = 0.3 + 0.6*float64(k)/float64(n-1)
-	}
-	pos := t * float64(len(makoStops)-1)
-	i := min(int(pos), len(makoStops)-2)
-	f := pos - float64(i)
-	a, b := makoStops[i], makoStops[i+1]
-	mix := func(x, y uint8) uint8 { return uint8(math.Round(float64(x)*(1-f) + float64(y)*f)) }
-	return color.NRGBA{mix(a.R, b.R), mix(a.G, b.G), mix(a.B, b.B), 255}
-}
+// facetColour returns facet k's colour (0-based).
+func facetColour(k int) color.NRGBA { return Palette[k%len(Palette)] }
 
 // disc draws a filled circle of radius rad at (cx, cy).
 func disc(dst *image.NRGBA, cx, cy, rad float64, c color.NRGBA) {
@@ -80,7 +72,7 @@ func label(dst draw.Image, x, y int, s string, c color.Color) {
 // edge), exemplars ringed, each centre a black dot with the thumbnail of
 // its nearest image (thumbs[k], may be nil) and the facet number.
 func plotTSNE(e *embedding, facets []Facet, thumbs []image.Image, title string) *image.NRGBA {
-	img := image.NewNRGBA(image.Rect(0, 0, plotSize, plotSize))
+	img := image.NewNRGBA(image.Rect(0, 0, plotSize+legendWidth, plotSize))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 	n := len(e.labels)
 	lo := [2]float64{math.Inf(1), math.Inf(1)}
@@ -98,14 +90,13 @@ func plotTSNE(e *embedding, facets []Facet, thumbs []image.Image, title string) 
 		py := plotMargin + (hi[1]-y)/span*inner + (inner-(hi[1]-lo[1])/span*inner)/2
 		return px, py
 	}
-	k := len(facets)
 	for i := range n {
 		x, y := at(e.points[2*i], e.points[2*i+1])
 		disc(img, x, y, 6, color.NRGBA{0, 0, 0, 255})
-		disc(img, x, y, 5, facetColour(e.labels[i], k))
+		disc(img, x, y, 5, facetColour(e.labels[i]))
 	}
 	for _, f := range facets {
-		c := facetColour(f.Index, k)
+		c := facetColour(f.Index)
 		for _, ex := range f.Exemplars {
 			x, y := at(e.points[2*ex], e.points[2*ex+1])
 			ring(img, x, y, 9, c)
@@ -118,7 +109,7 @@ func plotTSNE(e *embedding, facets []Facet, thumbs []image.Image, title string) 
 		tx = min(max(tx, 0), plotSize-thumbSize-4)
 		ty = min(max(ty, 0), plotSize-thumbSize-4)
 		frame := image.Rect(tx-2, ty-2, tx+thumbSize+2, ty+thumbSize+2)
-		draw.Draw(img, frame, image.NewUniform(facetColour(f.Index, k)), image.Point{}, draw.Src)
+		draw.Draw(img, frame, image.NewUniform(facetColour(f.Index)), image.Point{}, draw.Src)
 		if th := thumbs[f.Index]; th != nil {
 			draw.Draw(img, image.Rect(tx, ty, tx+thumbSize, ty+thumbSize), th, th.Bounds().Min, draw.Src)
 		}
@@ -126,7 +117,24 @@ func plotTSNE(e *embedding, facets []Facet, thumbs []image.Image, title string) 
 	}
 	label(img, 10, 10, title, color.Black)
 	label(img, 10, 28, "dots: images by facet; rings: exemplars; thumbnails: image nearest each centre", color.Gray{0x55})
+	legend(img, plotSize, plotMargin, facets)
 	return img
+}
+
+// legend lists the facets from (x, y) down: a swatch in the facet's
+// colour, its number (as in facet_XX) and its number of images.
+func legend(img *image.NRGBA, x, y int, facets []Facet) {
+	label(img, x, y, "facet: images", color.Black)
+	for i, f := range facets {
+		ty := y + 22 + 20*i
+		draw.Draw(img, image.Rect(x, ty, x+14, ty+14), image.Black, image.Point{}, draw.Src)
+		draw.Draw(img, image.Rect(x+1, ty+1, x+13, ty+13), image.NewUniform(facetColour(f.Index)), image.Point{}, draw.Src)
+		noun := "images"
+		if len(f.Members) == 1 {
+			noun = "image"
+		}
+		label(img, x+20, ty, fmt.Sprintf("%02d: %d %s", f.Index+1, len(f.Members), noun), color.Black)
+	}
 }
 
 // writeTSNE draws tsne.png with thumbnails of the images nearest each

@@ -15,6 +15,9 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/gomlx/compute"
+
+	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/internal/atomicfile"
 	"github.com/layervis/layervis/layervis/photo"
 )
@@ -53,6 +56,10 @@ type Report struct {
 
 	Model   ModelReport `json:"model"`
 	Backend string      `json:"backend"`
+	// SIMD records whether the program was built with GOEXPERIMENT=simd.
+	// The pure-Go backend's matrix products round differently with it (the
+	// same seed gives other facets) and are 4–5× slower without it.
+	SIMD bool `json:"simd"`
 	// Seed is the seed used (drawn from the clock with Quirks.Unseeded).
 	Seed     uint64 `json:"seed"`
 	Settings Config `json:"settings"`
@@ -105,6 +112,15 @@ type ModelReport struct {
 	InputRange [2]float32 `json:"input_range"`
 	InputMean  []float32  `json:"input_mean,omitempty"`
 	InputStd   []float32  `json:"input_std,omitempty"`
+}
+
+// simdWarning is the warning for a run on backend b by a program built
+// with simd false, or "" when there is nothing to say.
+func simdWarning(simd bool, b compute.Backend) string {
+	if simd || !backend.IsGo(b) {
+		return ""
+	}
+	return "built without GOEXPERIMENT=simd: the pure-Go backend is 4-5x slower and its results differ from a SIMD build's for the same seed; export GOEXPERIMENT=simd (the Makefile and the notebook kernel set it) and rebuild"
 }
 
 // SkippedFile is an input that could not be used.

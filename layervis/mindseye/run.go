@@ -143,9 +143,6 @@ func New(cfg Config) (*Run, error) {
 	if in.Channels != 3 {
 		return nil, fmt.Errorf("mindseye: model %s takes %d-channel images; the method needs a 3-channel (colour) model", m.Name(), in.Channels)
 	}
-	if err := in.CheckSize(cfg.Size, cfg.Size); err != nil {
-		return nil, fmt.Errorf("mindseye: model %s, Size %d: %w", m.Name(), cfg.Size, err)
-	}
 	b, err := backend.Get()
 	if err != nil {
 		return nil, err
@@ -173,7 +170,7 @@ func New(cfg Config) (*Run, error) {
 		cfg: cfg, m: m, b: b, c: shp[0][0], seed: seed, set: set, out: out, saved: -1,
 	}
 	r.report = Report{
-		Tool: ReportTool, Status: StatusRunning, Backend: backend.Describe(b), Seed: seed, Settings: cfg,
+		Tool: ReportTool, Status: StatusRunning, Backend: backend.Describe(b), SIMD: backend.SIMD, Seed: seed, Settings: cfg,
 		Model: ModelReport{
 			Name: m.Name(), Target: cfg.Target, Penalty: cfg.Penalty, Channels: r.c,
 			InputOrder: in.Order, InputRange: in.Range, InputMean: in.Mean, InputStd: in.Std,
@@ -185,6 +182,9 @@ func New(cfg Config) (*Run, error) {
 	}
 	if err := r.estimateStep(); err != nil {
 		return nil, err
+	}
+	if w := simdWarning(backend.SIMD, b); w != "" {
+		r.report.Warnings = append(r.report.Warnings, w)
 	}
 	for _, d := range set.dups {
 		r.report.Warnings = append(r.report.Warnings, fmt.Sprintf("%s is listed more than once; used once", d))
@@ -542,7 +542,7 @@ func (r *Run) Step(ctx context.Context) (ev Event, err error) {
 		}
 	}
 	mask1 := imageops.GaussianMask(r.cfg.Size, r.cfg.Size, sch.MaskSigma)
-	var mask2 []float64
+	var mask2 []float32
 	if i%r.cfg.BlurEvery == 0 || i%r.cfg.DenoiseEvery == 0 {
 		mask2 = invert(mask1)
 	}

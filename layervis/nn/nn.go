@@ -16,7 +16,9 @@ package nn
 import (
 	"fmt"
 	"math"
+	"os"
 	"slices"
+	"strings"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -47,9 +49,24 @@ func (f Form) String() string {
 	return "standard"
 }
 
+// FormEnvVar names the environment variable that overrides [FormFor]:
+// "standard" or "im2col" builds that form on any backend (to compare them,
+// or to inspect the XLA graph on the pure-Go backend).
+const FormEnvVar = "LAYERVIS_FORM"
+
 // FormFor returns the form that runs fastest on the backend: [Im2col] on the
-// pure-Go backend, [Standard] elsewhere.
+// pure-Go backend, [Standard] elsewhere, unless [FormEnvVar] says otherwise.
+// It panics, as graph-building functions do, on an unknown FormEnvVar value.
 func FormFor(b compute.Backend) Form {
+	switch v := strings.TrimSpace(os.Getenv(FormEnvVar)); v {
+	case "":
+	case "standard":
+		return Standard
+	case "im2col":
+		return Im2col
+	default:
+		exceptions.Panicf("%s=%q: want \"standard\", \"im2col\" or unset (the backend's best form)", FormEnvVar, v)
+	}
 	if backend.IsGo(b) {
 		return Im2col
 	}
@@ -113,18 +130,73 @@ func (c Conv2D) Apply(form Form, x, w *Node) *Node {
 	return c.im2col(x, w)
 }
 
+// standard builds the convolution with graph.Convolve. A grouped one gets
+// its input gradient from groupedInputGrad: GoMLX's own splits it into one
+// convolution per group, hundreds for a depthwise layer.
 func (c Conv2D) standard(x, w *Node) *Node {
 	groups := orOne(c.Groups)
-	b := Convolve(x, w).ChannelsAxis(timage.ChannelsLast).
-		StridePerAxis(orOne(c.Stride[0]), orOne(c.Stride[1])).
-		PaddingPerDim([][2]int{c.Pad[0], c.Pad[1]})
-	if d0, d1 := orOne(c.Dilation[0]), orOne(c.Dilation[1]); d0 != 1 || d1 != 1 {
-		b = b.DilationPerAxis(d0, d1)
+	conv := func(x *Node) *Node {
+		b := Convolve(x, w).ChannelsAxis(timage.ChannelsLast).
+			StridePerAxis(orOne(c.Stride[0]), orOne(c.Stride[1])).
+			PaddingPerDim([][2]int{c.Pad[0], c.Pad[1]})
+		if d0, d1 := orOne(c.Dilation[0]), orOne(c.Dilation[1]); d0 != 1 || d1 != 1 {
+			b = b.DilationPerAxis(d0, d1)
+		}
+		if groups != 1 {
+			b = b.ChannelGroupCount(groups)
+		}
+		return b.Done()
 	}
-	if groups != 1 {
-		b = b.ChannelGroupCount(groups)
+	if groups == 1 {
+		return conv(x)
 	}
-	return b.Done()
+	return withInputGradient(x, func(x *Node) *Node { return conv(StopGradient(x)) },
+		func(v *Node) *Node { return c.groupedInputGrad(v, w, x.Shape()) })
+}
+
+// nhwc is the axes configuration of an NHWC input, an HWIO kernel and an
+// NHWC output.
+var nhwc = compute.ConvolveAxesConfig{
+	InputBatch: 0, InputSpatial: []int{1, 2}, InputChannels: 3,
+	KernelSpatial: []int{0, 1}, KernelInputChannels: 2, KernelOutputChannels: 3,
+	OutputBatch: 0, OutputSpatial: []int{1, 2}, OutputChannels: 3,
+}
+
+// groupedInputGrad returns dL/dx [B,H,W,Cin] (the shape xShape) of the
+// grouped convolution c of x with w [kh,kw,Cin/G,Cout] from v = dL/dy
+// [B,Ho,Wo,Cout], as one grouped transposed convolution: v dilated by the
+// stride, padded by the window span less c's padding, convolved in G groups
+// with w reversed in space and with each group's input and output channels
+// swapped ([kh,kw,Cout/G,Cin]).
+func (c Conv2D) groupedInputGrad(v, w *Node, xShape shapes.Shape) *Node {
+	kh, kw, cinG, cout := w.Shape().Dim(0), w.Shape().Dim(1), w.Shape().Dim(2), w.Shape().Dim(3)
+	groups := orOne(c.Groups)
+	coutG := cout / groups
+	k := Reshape(w, kh, kw, cinG, groups, coutG)
+	k = Reshape(TransposeAllAxes(k, 0, 1, 4, 3, 2), kh, kw, coutG, groups*cinG)
+	k = Reverse(k, 0, 1)
+	stride := [2]int{orOne(c.Stride[0]), orOne(c.Stride[1])}
+	dil := [2]int{orOne(c.Dilation[0]), orOne(c.Dilation[1])}
+	pad := make([][2]int, 2)
+	var crop [2][2]int // output rows/columns to drop where the padding would be negative
+	for i, n := range [2]int{xShape.Dim(1), xShape.Dim(2)} {
+		o := v.Shape().Dim(1 + i)
+		span := ([2]int{kh, kw}[i] - 1) * dil[i]
+		lo, hi := span-c.Pad[i][0], n+c.Pad[i][0]-1-(o-1)*stride[i]
+		pad[i] = [2]int{max(lo, 0), max(hi, 0)}
+		crop[i] = [2]int{max(-lo, 0), max(-hi, 0)}
+	}
+	var inDil []int
+	if stride != [2]int{1, 1} {
+		inDil = stride[:]
+	}
+	g := ConvGeneral(v, k, nhwc, nil, pad, inDil, dil[:], groups, 1)
+	if crop != ([2][2]int{}) {
+		g = Slice(g, AxisRange(),
+			AxisRange(crop[0][0], g.Shape().Dim(1)-crop[0][1]),
+			AxisRange(crop[1][0], g.Shape().Dim(2)-crop[1][1]), AxisRange())
+	}
+	return g
 }
 
 // taps returns the k[0]·k[1] strided windows of the padded x, each
@@ -195,43 +267,49 @@ func (c Conv2D) im2col(x, w *Node) *Node {
 }
 
 // dense builds a groups == 1 convolution as one product of the patches
-// [B·Ho·Wo, k²·Cin] and the kernel [k²·Cin, Cout], with its gradients written
-// out instead of derived by autodiff. Autodiff of the product and the slices
-// copies dL/dpatches once more (GoMLX's DotGeneral gradient ends with a
-// transpose, identity or not, that the pure-Go backend executes as a copy),
-// then pads every tap's block to the padded input, sums them and crops.
-// Here dL/dx is inputGrad's and dL/dkernel = patchesᵀ · dL/dy.
-//
-// GoMLX attaches custom gradients only to identities, so three share a
-// closure: y's records dL/dy, which the ones on x and on the reshaped kernel
-// turn into their gradients. The product is under StopGradient, and x and
-// the kernel reach y only through an exactly-zero scalar (zeroOf): reverse
-// autodiff visits y (a later node) before them and reaches them only through
-// it, so each Gradient call records its dL/dy before they read it.
+// [B·Ho·Wo, k²·Cin] and the kernel [k²·Cin, Cout], with the input gradient
+// written out (inputGrad's) instead of derived by autodiff, which copies
+// dL/dpatches once more (GoMLX's DotGeneral gradient ends with a transpose,
+// identity or not, that the pure-Go backend executes as a copy), then pads
+// every tap's block to the padded input, sums them and crops. The kernel
+// keeps autodiff's gradient, patchesᵀ·dL/dy.
 func (c Conv2D) dense(x, w *Node, stride, dil [2]int) *Node {
 	k := [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}
 	cin, cout := w.Shape().Dim(2), w.Shape().Dim(3)
-	var v, kernel, patches *Node // v: dL/dy [B·Ho·Wo, Cout], set during Gradient
-	xs := IdentityWithCustomGradient(x, func(_, _ *Node) *Node {
-		return c.inputGrad(v, w, kernel, x.Shape(), stride, dil)
+	kernel := Reshape(w, k[0]*k[1]*cin, cout)
+	return withInputGradient(x, func(x *Node) *Node {
+		cols := taps(x, k, stride, dil, c.Pad, 0)
+		d := cols[0].Shape().Dimensions
+		patches := cols[0]
+		if len(cols) > 1 {
+			patches = Concatenate(cols, 3)
+		}
+		patches = StopGradient(Reshape(patches, d[0]*d[1]*d[2], k[0]*k[1]*cin))
+		return Reshape(Dot(patches, kernel).Product(), d[0], d[1], d[2], cout)
+	}, func(v *Node) *Node {
+		return c.inputGrad(Reshape(v, -1, cout), w, kernel, x.Shape(), stride, dil)
 	})
-	kernel = IdentityWithCustomGradient(Reshape(w, k[0]*k[1]*cin, cout), func(_, _ *Node) *Node {
-		return DotGeneral(patches, []int{0}, nil, v, []int{0}, nil)
-	})
-	cols := taps(xs, k, stride, dil, c.Pad, 0)
-	d := cols[0].Shape().Dimensions
-	if len(cols) == 1 {
-		patches = cols[0]
-	} else {
-		patches = Concatenate(cols, 3)
-	}
-	patches = Reshape(patches, d[0]*d[1]*d[2], k[0]*k[1]*cin)
-	y := Add(StopGradient(Dot(patches, kernel).Product()), Add(zeroOf(xs), zeroOf(kernel)))
-	y = IdentityWithCustomGradient(y, func(_, g *Node) *Node {
+}
+
+// withInputGradient returns y = f(x) whose gradient with respect to x is
+// grad(v), v = dL/dy, instead of autodiff's through f; f must keep autodiff
+// from reaching its argument (StopGradient), and may use other nodes, whose
+// gradients autodiff derives as usual.
+//
+// GoMLX attaches custom gradients only to identities, so the ones on y and
+// on x share v: y's records dL/dy, which x's turns into its gradient. x
+// reaches y only through an exactly-zero scalar (zeroOf): reverse autodiff
+// visits y (a later node) before x and reaches x only through it, so each
+// Gradient call records its dL/dy before x's reads it. (On the pure-Go
+// backend an identity copies its input unless it is the input's last use;
+// these two are.)
+func withInputGradient(x *Node, f func(x *Node) *Node, grad func(v *Node) *Node) *Node {
+	var v *Node
+	held := IdentityWithCustomGradient(x, func(_, _ *Node) *Node { return grad(v) })
+	return IdentityWithCustomGradient(Add(f(held), zeroOf(held)), func(_, g *Node) *Node {
 		v = g
 		return g
 	})
-	return Reshape(y, d[0], d[1], d[2], cout)
 }
 
 // inputGrad returns dL/dx [B,H,W,Cin] of dense's convolution from
@@ -448,9 +526,10 @@ func GlobalAvg(x *Node) *Node { return ReduceMean(x, 1, 2) }
 
 // Affine returns x·scale + shift with per-channel (last axis) vectors, the
 // inference form of batch normalization.
-func Affine(x, scale, shift *Node) *Node {
-	return Add(Mul(x, channelwise(scale, x)), channelwise(shift, x))
-}
+func Affine(x, scale, shift *Node) *Node { return AddBias(Scale(x, scale), shift) }
+
+// Scale multiplies x by a per-channel (last axis) vector.
+func Scale(x, scale *Node) *Node { return Mul(x, channelwise(scale, x)) }
 
 // AddBias adds a per-channel (last axis) vector to x.
 func AddBias(x, bias *Node) *Node { return Add(x, channelwise(bias, x)) }

@@ -336,6 +336,10 @@ func variadic(f func(a, b *Node) *Node) opFunc {
 	}
 }
 
+// maxWindow bounds the positions of a Conv or pool window (64×64): a file's
+// attributes could otherwise ask for millions of graph nodes.
+const maxWindow = 64 * 64
+
 // window reads the kernel, strides, dilations and padding of a Conv or pool
 // over the spatial dims hw.
 func (c *call) window(hw []int, kernel []int) (k, s, d [2]int, pad [2][2]int) {
@@ -361,6 +365,10 @@ func (c *call) window(hw []int, kernel []int) (k, s, d [2]int, pad [2][2]int) {
 	k = [2]int{kernel[0], kernel[1]}
 	if k[0] < 1 || k[1] < 1 {
 		exceptions.Panicf("kernel %v is empty", k)
+	}
+	if k[0] > maxWindow || k[1] > maxWindow || k[0]*k[1] > maxWindow {
+		// The pure-Go form builds one strided slice per window position.
+		exceptions.Panicf("window %dx%d: over %d positions, the most layervis builds (a corrupt kernel_shape or weight?)", k[0], k[1], maxWindow)
 	}
 	s, d = two("strides"), two("dilations")
 	switch ap := c.stringAttr("auto_pad", "NOTSET"); ap {
@@ -410,8 +418,11 @@ func opConv(c *call) []*value {
 		w = TransposeAllAxes(w, 2, 3, 1, 0)
 	}
 	_, s, d, pad := c.window(xd[2:], w.Shape().Dimensions[:2])
-	groups := int(c.intAttr("group", 1))
-	conv := nn.Conv2D{Stride: s, Pad: pad, Dilation: d, Groups: groups}
+	groups := c.intAttr("group", 1)
+	if cin, cinG, cout := int64(xd[1]), int64(w.Shape().Dim(2)), int64(w.Shape().Dim(3)); groups < 1 || cinG*groups != cin || cout%groups != 0 {
+		exceptions.Panicf("group %d does not fit %d input channels, %d per group, and %d output channels", groups, cin, cinG, cout)
+	}
+	conv := nn.Conv2D{Stride: s, Pad: pad, Dilation: d, Groups: int(groups)}
 	y := conv.Apply(c.b.form, c.b.nhwcNode(x), w)
 	if c.has(2) {
 		y = nn.AddBias(y, c.b.node(c.in(2)))

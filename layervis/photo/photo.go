@@ -4,8 +4,10 @@
 // # Formats
 //
 // [Load], [LoadLimit], [Decode] and [DecodeLimit] read PNG, JPEG, GIF, BMP,
-// TIFF and WebP. Importing this package registers those decoders with the
-// standard image package. Of an animated GIF only the first frame is read,
+// TIFF and WebP. Importing this package registers the decoders of the
+// formats other than JPEG with the standard image package; JPEG is read by
+// package [github.com/layervis/layervis/layervis/photo/jpeg] (see below),
+// whatever JPEG decoder is registered. Of an animated GIF only the first frame is read,
 // at the frame's own bounds: a first frame smaller than the GIF's logical
 // screen is returned without the background around it.
 //
@@ -35,9 +37,18 @@
 //   - Paletted images (GIF, 8-bit-and-less PNG, BMP) use their palette
 //     colours, composited over white likewise. An index past the end of the
 //     palette reads as opaque black, as libpng does.
-//   - YCbCr (JPEG) and CMYK (JPEG, TIFF) are converted to 8-bit RGB with
-//     the standard library's color.YCbCrToRGB and color.CMYKToRGB, then
-//     divided by 255.
+//   - JPEG files are decoded by [github.com/layervis/layervis/layervis/photo/jpeg]
+//     to the same 8-bit RGB as libjpeg-turbo with its default settings,
+//     which is what PIL's Image.open(...).convert("RGB") and cv2.imread
+//     produce (so a PyTorch pipeline's input), then divided by 255. Go's
+//     image/jpeg differs from them on a quarter of the values of the demo
+//     photos, by up to 36 levels.
+//   - CMYK (JPEG, TIFF) is converted to 8-bit RGB as PIL's convert("RGB")
+//     does: R = (255−K) − round((255−K)·C/255), and so on. OpenCV uses
+//     another formula, 1 level away on many values.
+//   - Other YCbCr images (*image.YCbCr from Go's image/jpeg passed to
+//     [FromImage]) are converted with the standard library's
+//     color.YCbCrToRGB.
 //   - Lossy WebP, whose YUV is limited-range BT.601 rather than JPEG's full
 //     range, is converted with libwebp's formula, so that black and white
 //     stay 0 and 1. Its chroma is upsampled by pixel replication, where
@@ -45,24 +56,29 @@
 //     can differ from libwebp's by a few levels.
 //   - Any other image type is read through its color.Color values.
 //
-// EXIF orientation tags are ignored: a JPEG from a phone camera that relies
-// on its orientation tag comes out as stored, possibly rotated.
+// EXIF orientation tags are ignored, as PIL's Image.open does (cv2.imread
+// applies them unless given cv2.IMREAD_IGNORE_ORIENTATION): a JPEG from a
+// phone camera that relies on its orientation tag comes out as stored,
+// possibly rotated.
 //
 // # Resizing
 //
 // [RGB.ResizeArea] reproduces OpenCV's cv2.resize(img, (w, h),
 // interpolation=cv2.INTER_AREA) on float32 data, including OpenCV's
-// bilinear fallback when enlarging. See its documentation.
+// bilinear fallback when enlarging. [RGB.ResizeArea8] reproduces the same
+// call on the image's 8-bit values (a uint8 image, as cv2.imread returns
+// it), whose integer and fixed-point arithmetic rounds differently. See
+// their documentation.
 package photo
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	_ "image/gif" // register GIF
-	"image/jpeg"
 	"image/png"
 	"io"
 	"io/fs"
@@ -74,6 +90,7 @@ import (
 	_ "golang.org/x/image/webp" // register WebP
 
 	"github.com/layervis/layervis/layervis/internal/atomicfile"
+	"github.com/layervis/layervis/layervis/photo/jpeg"
 )
 
 // MaxPixels is the default limit on width×height accepted by [Load] and
@@ -180,7 +197,7 @@ func decode(r io.Reader, name string, maxPixels int) (*RGB, error) {
 	// Keep every byte DecodeConfig reads so that Decode can start again from
 	// the beginning without the reader having to seek.
 	var head bytes.Buffer
-	cfg, format, err := safeDecodeConfig(io.TeeReader(guard, &head))
+	cfg, format, err := safeDecodeConfig(bufio.NewReader(io.TeeReader(guard, &head)))
 	if err != nil {
 		switch {
 		case guard.exceeded:
@@ -196,7 +213,7 @@ func decode(r io.Reader, name string, maxPixels int) (*RGB, error) {
 	if err := checkSize(cfg.Width, cfg.Height, maxPixels); err != nil {
 		return nil, fmt.Errorf("photo %q: %s %w", name, format, err)
 	}
-	img, err := safeDecode(io.MultiReader(&head, guard))
+	img, err := safeDecode(io.MultiReader(&head, guard), format)
 	if err != nil {
 		if guard.exceeded {
 			return nil, fmt.Errorf("photo %q: %w", name, errTooBig)
@@ -253,7 +270,7 @@ func truncated(err error) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return fmt.Errorf("the file is truncated: %w", err)
 	}
-	// image/jpeg reports running out of entropy-coded data this way.
+	// The JPEG decoder reports running out of entropy-coded data this way.
 	var fe jpeg.FormatError
 	if errors.As(err, &fe) && fe == "short Huffman data" {
 		return fmt.Errorf("the file is truncated or corrupt: %w", err)
@@ -261,21 +278,34 @@ func truncated(err error) error {
 	return err
 }
 
-func safeDecodeConfig(r io.Reader) (cfg image.Config, format string, err error) {
+// jpegMagic starts every JPEG file (the SOI marker).
+const jpegMagic = "\xff\xd8"
+
+// safeDecodeConfig is image.DecodeConfig, with JPEG read by package jpeg
+// rather than by whichever decoder registered the format.
+func safeDecodeConfig(r *bufio.Reader) (cfg image.Config, format string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("decoder panicked: %v", p)
 		}
 	}()
+	if magic, _ := r.Peek(len(jpegMagic)); string(magic) == jpegMagic {
+		cfg, err = jpeg.DecodeConfig(r)
+		return cfg, "jpeg", err
+	}
 	return image.DecodeConfig(r)
 }
 
-func safeDecode(r io.Reader) (img image.Image, err error) {
+// safeDecode decodes an image whose format safeDecodeConfig found.
+func safeDecode(r io.Reader, format string) (img image.Image, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			img, err = nil, fmt.Errorf("decoder panicked: %v", p)
 		}
 	}()
+	if format == "jpeg" {
+		return jpeg.Decode(r)
+	}
 	img, _, err = image.Decode(r)
 	return img, err
 }
@@ -330,6 +360,18 @@ func premul8(c, a uint8) float32 {
 	return lut8[v]
 }
 
+// cmykToRGB converts CMYK to RGB as PIL's Image.convert("RGB") does
+// (Pillow's Convert.c, cmyk2rgb): each channel is (255−K) − (255−K)·ink/255,
+// the product rounded as Pillow's MULDIV255 does.
+func cmykToRGB(c, m, y, k uint8) (r, g, b uint8) {
+	nk := 255 - int(k)
+	ch := func(v uint8) uint8 {
+		t := int(v)*nk + 128
+		return uint8(nk - ((t>>8)+t)>>8)
+	}
+	return ch(c), ch(m), ch(y)
+}
+
 // colorRGB converts one colour following the package's conversion rules.
 func colorRGB(c color.Color) (r, g, b float32) {
 	switch c := c.(type) {
@@ -355,7 +397,7 @@ func colorRGB(c color.Color) (r, g, b float32) {
 		r8, g8, b8 := color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
 		return over8(r8, c.A), over8(g8, c.A), over8(b8, c.A)
 	case color.CMYK:
-		r8, g8, b8 := color.CMYKToRGB(c.C, c.M, c.Y, c.K)
+		r8, g8, b8 := cmykToRGB(c.C, c.M, c.Y, c.K)
 		return lut8[r8], lut8[g8], lut8[b8]
 	}
 	r16, g16, b16, a16 := c.RGBA()
@@ -439,7 +481,7 @@ func fromImage(img image.Image, ycc func(y, cb, cr uint8) (r, g, b uint8)) *RGB 
 			row := src.Pix[src.PixOffset(bd.Min.X, sy):][:4*w]
 			for x := 0; x < w; x++ {
 				p := row[4*x : 4*x+4]
-				r, g, b := color.CMYKToRGB(p[0], p[1], p[2], p[3])
+				r, g, b := cmykToRGB(p[0], p[1], p[2], p[3])
 				out[3*x], out[3*x+1], out[3*x+2] = lut8[r], lut8[g], lut8[b]
 			}
 		case *image.YCbCr:

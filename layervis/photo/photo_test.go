@@ -21,6 +21,8 @@ import (
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
+
+	"github.com/layervis/layervis/layervis/photo/internal/jpegref"
 )
 
 // Tiny WebP files made with Pillow 9.4 (libwebp):
@@ -622,6 +624,19 @@ func FuzzDecode(f *testing.F) {
 	f.Add(mustB64(f, webpLossy))
 	f.Add(mustB64(f, webpLosslessAlpha))
 	f.Add(mustB64(f, webpLossyAlpha))
+	// JPEG files of every colour space and unusual layouts (see
+	// jpeg/decode_test.go).
+	jpegs, err := filepath.Glob(filepath.Join("jpeg", "testdata", "*.jpg"))
+	if err != nil || len(jpegs) == 0 {
+		f.Fatalf("no jpeg/testdata/*.jpg: %v", err)
+	}
+	for _, p := range jpegs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Add(pngHeader(100000, 100000))
 	f.Add([]byte("GIF89a\x00\x00\x00\x00\x00\x00\x00;"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -643,4 +658,58 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestJPEGLikePIL checks that Load gives PIL's Image.open(f).convert("RGB")
+// exactly (and cv2.imread's, except for CMYK, which OpenCV converts with
+// another formula) on JPEG files of each colour space.
+func TestJPEGLikePIL(t *testing.T) {
+	for _, r := range jpegref.Generate(t, "420", "gray", "rgb", "cmyk", "ycck") {
+		m, err := Load(r.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := m.ToImage()
+		var pil, cv, cvPIL, cvMax int
+		for i := 0; i < r.W*r.H; i++ {
+			for c := 0; c < 3; c++ {
+				v := got.Pix[4*i+c]
+				if v != r.PILRGB[3*i+c] {
+					pil++
+				}
+				if v != r.CV2[3*i+c] {
+					cv++
+				}
+				if d := int(r.PILRGB[3*i+c]) - int(r.CV2[3*i+c]); d != 0 {
+					cvPIL++
+					cvMax = max(cvMax, d, -d)
+				}
+			}
+		}
+		if pil != 0 {
+			t.Errorf("%s: %d of %d values differ from PIL's", r.Name, pil, 3*r.W*r.H)
+		}
+		if r.Mode == "CMYK" {
+			t.Logf("%s: cv2.imdecode (OpenCV's CMYK formula) differs from PIL on %d of %d values, by at most %d", r.Name, cvPIL, 3*r.W*r.H, cvMax)
+		} else if cv != 0 {
+			t.Errorf("%s: %d of %d values differ from cv2.imdecode's", r.Name, cv, 3*r.W*r.H)
+		}
+	}
+}
+
+func TestCMYKToRGB(t *testing.T) {
+	// PIL: Image.new("CMYK", (1, 1), c).convert("RGB").getpixel((0, 0)).
+	tests := []struct{ c, m, y, k, r, g, b uint8 }{
+		{0, 0, 0, 0, 255, 255, 255},
+		{255, 255, 255, 0, 0, 0, 0},
+		{0, 0, 0, 255, 0, 0, 0},
+		{100, 50, 200, 30, 137, 181, 49},
+		{1, 128, 254, 128, 127, 63, 0},
+	}
+	for _, tc := range tests {
+		r, g, b := cmykToRGB(tc.c, tc.m, tc.y, tc.k)
+		if r != tc.r || g != tc.g || b != tc.b {
+			t.Errorf("cmykToRGB(%d, %d, %d, %d) = %d, %d, %d; want %d, %d, %d", tc.c, tc.m, tc.y, tc.k, r, g, b, tc.r, tc.g, tc.b)
+		}
+	}
 }

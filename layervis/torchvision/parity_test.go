@@ -34,10 +34,13 @@ func TestParityWithPyTorch(t *testing.T) {
 		gradLayer string
 	}{
 		{"resnet18", 64, 2, []string{"relu", "maxpool", "layer1.0.relu", "layer1.0.relu:in", "layer2.1", "layer3.0.conv2",
-			"layer4.1.conv2:in", "layer4", "avgpool", "fc"}, "layer4"},
+			"layer4.1.conv2:in", "layer4", "avgpool", "fc",
+			// outputs of convolutions with a folded batch norm, and a folded batch norm's
+			"conv1", "layer2.0.downsample.0", "layer2.0.downsample.1:in", "layer2.0.bn2"}, "layer4"},
 		{"resnet152", 64, 1, []string{"layer1.2", "layer2.7.bn3", "layer3.20", "layer4.2.conv3:in", "layer4"}, "layer4"},
 		{"vgg16", 32, 1, []string{"features.4", "features.16", "features.29", "avgpool", "classifier.6"}, "features.29"},
-		{"vgg16_bn", 32, 2, []string{"features.6", "features.23:in", "features.42", "features"}, "features.42"},
+		{"vgg16_bn", 32, 2, []string{"features.6", "features.23:in", "features.42", "features",
+			"features.0", "features.1:in"}, "features.42"}, // a folded convolution with a bias
 	}
 	b := backend.MustGet()
 	for _, tc := range cases {

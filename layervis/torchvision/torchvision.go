@@ -41,6 +41,7 @@ type Model struct {
 	random  bool
 	modules []module
 	index   map[string]int // module name → position in modules
+	folded  map[string]bool
 }
 
 var _ cnn.Model = (*Model)(nil)
@@ -86,11 +87,11 @@ func Random(arch string, seed uint64) (*Model, error) {
 }
 
 func newModel(a archSpec, sd stateDict, source string, random bool) (*Model, error) {
-	store, err := a.toStore(sd)
+	store, folded, err := a.toStore(sd)
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{arch: a, store: store, source: source, random: random, modules: a.modules(), index: map[string]int{}}
+	m := &Model{arch: a, store: store, source: source, random: random, modules: a.modules(), index: map[string]int{}, folded: folded}
 	for i, mod := range m.modules {
 		m.index[mod.name] = i
 	}
@@ -163,6 +164,12 @@ type tracer struct {
 	want  map[string]int // requested name → output slot
 	got   []*Node        // NHWC (or rank-2) values
 	final []bool         // got[i] will not be overwritten
+}
+
+// wants reports whether name was requested.
+func (t *tracer) wants(name string) bool {
+	_, ok := t.want[name]
+	return ok
 }
 
 // stopBuild is panicked, and recovered by Build, once every requested value
@@ -273,6 +280,28 @@ func (f *forward) bn(name string, x *Node) *Node {
 	return f.out(name, nn.Affine(x, f.v(name+".scale"), f.v(name+".shift")))
 }
 
+// convBN is the convolution conv followed by the batch norm bn. Where the
+// batch norm is folded into the convolution's weights (at load time, see
+// foldBN), it is one convolution and a bias, and the convolution's own
+// output, when requested (as conv or bn's input), is recovered from the
+// folded one per channel: y·(1/scale) + the convolution's bias.
+func (f *forward) convBN(conv, bn string, x *Node, stride, pad int) *Node {
+	if !f.m.folded[conv] {
+		return f.bn(bn, f.conv(conv, x, stride, pad))
+	}
+	f.in(conv, x)
+	y := nn.Conv2D{Stride: [2]int{stride, stride}, Pad: nn.SymmetricPad(pad)}.Apply(f.form, x, f.v(conv+".weight"))
+	if f.t.wants(conv) || f.t.wants(bn+cnn.InputSuffix) {
+		c := nn.Scale(y, f.v(bn+".unscale"))
+		if f.m.modules[f.m.index[conv]].bias {
+			c = nn.AddBias(c, f.v(conv+".bias"))
+		}
+		f.out(conv, c)
+		f.in(bn, c)
+	}
+	return f.out(bn, nn.AddBias(y, f.v(bn+".shift")))
+}
+
 func (f *forward) relu(name string, x *Node) *Node { return f.reusedReLU(name, x, true) }
 
 // reusedReLU is a call of a ReLU module that may run again in the same
@@ -290,8 +319,7 @@ func (f *forward) linear(name string, x *Node) *Node {
 }
 
 func (f *forward) resnet(x *Node) {
-	x = f.conv("conv1", x, 2, 3)
-	x = f.bn("bn1", x)
+	x = f.convBN("conv1", "bn1", x, 2, 3)
 	x = f.relu("relu", x)
 	f.in("maxpool", x)
 	x = f.out("maxpool", nn.Pool2D{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Pad: nn.SymmetricPad(1)}.Max(f.form, x))
@@ -319,17 +347,17 @@ func (f *forward) block(p string, x *Node, stride int) *Node {
 	identity := x
 	var y *Node
 	if f.m.arch.bottle {
-		y = f.reusedReLU(p+".relu", f.bn(p+".bn1", f.conv(p+".conv1", x, 1, 0)), false)
-		y = f.reusedReLU(p+".relu", f.bn(p+".bn2", f.conv(p+".conv2", y, stride, 1)), false)
-		y = f.bn(p+".bn3", f.conv(p+".conv3", y, 1, 0))
+		y = f.reusedReLU(p+".relu", f.convBN(p+".conv1", p+".bn1", x, 1, 0), false)
+		y = f.reusedReLU(p+".relu", f.convBN(p+".conv2", p+".bn2", y, stride, 1), false)
+		y = f.convBN(p+".conv3", p+".bn3", y, 1, 0)
 	} else {
-		y = f.reusedReLU(p+".relu", f.bn(p+".bn1", f.conv(p+".conv1", x, stride, 1)), false)
-		y = f.bn(p+".bn2", f.conv(p+".conv2", y, 1, 1))
+		y = f.reusedReLU(p+".relu", f.convBN(p+".conv1", p+".bn1", x, stride, 1), false)
+		y = f.convBN(p+".conv2", p+".bn2", y, 1, 1)
 	}
 	if _, ok := f.m.index[p+".downsample"]; ok {
 		d := p + ".downsample"
 		f.in(d, x)
-		identity = f.out(d, f.bn(d+".1", f.conv(d+".0", x, stride, 0)))
+		identity = f.out(d, f.convBN(d+".0", d+".1", x, stride, 0))
 	}
 	return f.out(p, f.relu(p+".relu", Add(y, identity)))
 }
@@ -343,10 +371,12 @@ func (f *forward) vgg(x *Node) {
 			f.in(name(), x)
 			x = f.out(name(), nn.Pool2D{Kernel: [2]int{2, 2}}.Max(f.form, x))
 		} else {
-			x = f.conv(name(), x, 1, 1)
 			if f.m.arch.vggBN {
+				conv := name()
 				i++
-				x = f.bn(name(), x)
+				x = f.convBN(conv, name(), x, 1, 1)
+			} else {
+				x = f.conv(name(), x, 1, 1)
 			}
 			i++
 			x = f.relu(name(), x)

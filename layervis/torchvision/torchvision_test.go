@@ -3,10 +3,15 @@ package torchvision
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/checkpoint"
@@ -192,5 +197,44 @@ func TestMindsEyeLayers(t *testing.T) {
 		if target, penalty := ml.MindsEyeLayers(); target != tc.target || penalty != tc.penalty {
 			t.Errorf("%s: got %s, %s; want %s, %s", tc.arch, target, penalty, tc.target, tc.penalty)
 		}
+	}
+}
+
+// TestBatchNormFolded checks that the batch norms that follow convolutions
+// are folded into them: the forward graph has no per-channel products left
+// (the activations are checked against PyTorch in TestParityWithPyTorch).
+func TestBatchNormFolded(t *testing.T) {
+	for _, tc := range []struct{ arch, layer string }{{"resnet18", "layer4"}, {"vgg11_bn", "features"}} {
+		m, err := Random(tc.arch, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := NewGraph(backend.MustGet(), "forward")
+		model.SetStore(g, m.Store())
+		m.Build(Parameter(g, "x", shapes.Make(dtypes.Float32, 1, 3, 32, 32)), tc.layer)
+		muls := 0
+		for _, n := range g.Nodes() {
+			if n.Type() == NodeTypeMul {
+				muls++
+			}
+		}
+		g.Finalize()
+		if muls != 0 || len(m.folded) == 0 {
+			t.Errorf("%s to %s: %d products in the graph, %d folded convolutions; want 0 and more", tc.arch, tc.layer, muls, len(m.folded))
+		}
+	}
+}
+
+func TestFoldBN(t *testing.T) {
+	// Kernel [1,1,2 in,2 out] (HWIO: out fastest), bias, scale, shift.
+	w, bias := []float32{1, 2, 3, 4}, []float32{0.5, -1}
+	shift := []float32{10, 20}
+	unscale, ok := foldBN(w, bias, []float32{2, 0.5}, shift)
+	if !ok || !slices.Equal(w, []float32{2, 1, 6, 2}) || !slices.Equal(shift, []float32{11, 19.5}) || !slices.Equal(unscale, []float32{0.5, 2}) {
+		t.Errorf("foldBN: ok %v, w %v, shift %v, unscale %v", ok, w, shift, unscale)
+	}
+	w, shift = []float32{1, 2}, []float32{3, 4}
+	if _, ok := foldBN(w, nil, []float32{1, 0}, shift); ok || !slices.Equal(w, []float32{1, 2}) || !slices.Equal(shift, []float32{3, 4}) {
+		t.Errorf("foldBN with a zero scale: ok %v, w %v, shift %v; want false and nothing changed", ok, w, shift)
 	}
 }

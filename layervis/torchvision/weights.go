@@ -1,6 +1,7 @@
 package torchvision
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -128,9 +129,10 @@ func (a archSpec) randomStateDict(seed uint64) stateDict {
 }
 
 // toStore converts a state dict into frozen GoMLX variables in the layout
-// the graph uses: convolution kernels HWIO, batch norms folded into a
-// per-channel scale and shift.
-func (a archSpec) toStore(sd stateDict) (*model.Store, error) {
+// the graph uses: convolution kernels HWIO, batch norms as a per-channel
+// scale and shift. A batch norm that follows a convolution is folded into
+// it (see [foldBN]); toStore returns the names of the folded convolutions.
+func (a archSpec) toStore(sd stateDict) (*model.Store, map[string]bool, error) {
 	store := model.NewStore()
 	put := func(name string, data []float32, dims ...int) error {
 		v, err := store.CreateVariable("/"+name, tensors.FromFlatDataAndDimensions(data, dims...))
@@ -140,24 +142,44 @@ func (a archSpec) toStore(sd stateDict) (*model.Store, error) {
 		v.SetTrainable(false)
 		return nil
 	}
-	for _, m := range a.modules() {
+	folded := map[string]bool{}
+	mods := a.modules()
+	for i, m := range mods {
 		var err error
 		switch m.kind {
 		case "Conv2d":
-			w := sd[m.name+".weight"].Data
-			err = put(m.name+".weight", oihwToHWIO(w, m.out, m.in, m.k), m.k, m.k, m.in, m.out)
-			if err == nil && m.bias {
-				err = put(m.name+".bias", sd[m.name+".bias"].Data, m.out)
+			w := oihwToHWIO(sd[m.name+".weight"].Data, m.out, m.in, m.k)
+			var bias []float32
+			if m.bias {
+				bias = sd[m.name+".bias"].Data
+				err = put(m.name+".bias", bias, m.out)
+			}
+			if err == nil && i+1 < len(mods) && mods[i+1].kind == "BatchNorm2d" {
+				bn := mods[i+1].name
+				var scale, shift []float32
+				scale, shift, err = nn.BatchNormScaleShift(sd[bn+".weight"].Data, sd[bn+".bias"].Data,
+					sd[bn+".running_mean"].Data, sd[bn+".running_var"].Data, bnEps)
+				if err == nil {
+					if unscale, ok := foldBN(w, bias, scale, shift); ok {
+						folded[m.name] = true
+						err = errors.Join(put(bn+".unscale", unscale, m.out), put(bn+".shift", shift, m.out))
+					} else {
+						err = errors.Join(put(bn+".scale", scale, m.out), put(bn+".shift", shift, m.out))
+					}
+				}
+			}
+			if err == nil {
+				err = put(m.name+".weight", w, m.k, m.k, m.in, m.out)
 			}
 		case "BatchNorm2d":
+			if i > 0 && mods[i-1].kind == "Conv2d" {
+				continue // stored with its convolution
+			}
 			var scale, shift []float32
 			scale, shift, err = nn.BatchNormScaleShift(sd[m.name+".weight"].Data, sd[m.name+".bias"].Data,
 				sd[m.name+".running_mean"].Data, sd[m.name+".running_var"].Data, bnEps)
 			if err == nil {
-				err = put(m.name+".scale", scale, m.out)
-			}
-			if err == nil {
-				err = put(m.name+".shift", shift, m.out)
+				err = errors.Join(put(m.name+".scale", scale, m.out), put(m.name+".shift", shift, m.out))
 			}
 		case "Linear":
 			err = put(m.name+".weight", sd[m.name+".weight"].Data, m.out, m.in)
@@ -166,10 +188,35 @@ func (a archSpec) toStore(sd stateDict) (*model.Store, error) {
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: module %s: %w", a.name, m.name, err)
+			return nil, nil, fmt.Errorf("%s: module %s: %w", a.name, m.name, err)
 		}
 	}
-	return store, nil
+	return store, folded, nil
+}
+
+// foldBN folds the inference batch norm y·scale + shift that follows a
+// convolution with the HWIO kernel w (and bias, nil if none) into it, in
+// place: w·scale per output channel, shift ← bias·scale + shift. It returns
+// 1/scale, with which the convolution's own output stays available
+// (conv(x, w·scale)·(1/scale) + bias), and false, changing nothing, if a
+// scale is zero, tiny or not finite, where that would lose precision.
+func foldBN(w, bias, scale, shift []float32) (unscale []float32, ok bool) {
+	n := len(scale)
+	unscale = make([]float32, n)
+	for i, s := range scale {
+		u := 1 / float64(s)
+		if math.Abs(float64(s)) < 1e-12 || math.IsInf(u, 0) || math.IsNaN(u) || math.IsInf(float64(s), 0) {
+			return nil, false
+		}
+		unscale[i] = float32(u)
+	}
+	for i := range w {
+		w[i] = float32(float64(w[i]) * float64(scale[i%n]))
+	}
+	for i := range bias {
+		shift[i] = float32(float64(bias[i])*float64(scale[i]) + float64(shift[i]))
+	}
+	return unscale, true
 }
 
 // oihwToHWIO transposes a PyTorch convolution kernel to [kh, kw, in, out].

@@ -20,7 +20,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -77,7 +76,7 @@ func repoFlag(fs *flag.FlagSet) *string {
 func setup(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("setup", flag.ExitOnError)
 	repo := repoFlag(fs)
-	headless := fs.Bool("headless", false, "skip the interactive Jupyter server (jupyter-notebook), e.g. in CI")
+	headless := fs.Bool("headless", false, "skip Jupyter's notebook server (jupyter-notebook): notebooks then run only headless, not with the notebook command (make jupyter)")
 	noApt := fs.Bool("no-apt", false, "do not install Debian packages: Jupyter is installed some other way")
 	noAssets := fs.Bool("no-assets", false, "do not fetch the demo assets")
 	fs.Parse(args)
@@ -171,22 +170,18 @@ func notebook(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	jup, err := exec.LookPath("jupyter")
-	if err != nil {
-		return errors.New("jupyter is not on PATH: run go run ./kernel/cmd/layervis-kernel setup")
-	}
 	for _, c := range kernel.Doctor(ctx, root) {
-		if !c.OK && (c.Required || strings.HasPrefix(c.Name, "jupyter notebook")) {
+		if !c.OK && c.Required {
 			fmt.Fprintf(os.Stderr, "warning: %s: %s (fix: %s)\n", c.Name, c.Detail, c.Fix)
 		}
 	}
-	jargs := []string{"notebook", "--notebook-dir", filepath.Join(root, "notebooks")}
 	if os.Getuid() == 0 {
-		// Jupyter refuses to run as root without it; containers often do.
 		fmt.Fprintln(os.Stderr, "running as root: passing --allow-root to jupyter")
-		jargs = append(jargs, "--allow-root")
 	}
-	cmd := exec.CommandContext(ctx, jup, append(jargs, fs.Args()...)...)
+	cmd, err := kernel.NotebookCommand(ctx, filepath.Join(root, "notebooks"), fs.Args()...)
+	if err != nil {
+		return err
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	return cmd.Run()

@@ -35,6 +35,27 @@ def op_blur(a):
     return {"pix": out}
 
 
+def op_blur_digests(a):
+    # cv2.GaussianBlur as imgaug 0.4's GaussianBlur calls it on a float32
+    # image: ksize 5 for every sigma below 1.5, sigmaX = sigmaY = the float32
+    # sigma, BORDER_REFLECT_101. One SHA-256 digest of the float32 output per
+    # image and sigma.
+    import hashlib
+    import cv2
+    k = a["ksize"]
+    out = []
+    for case in a["images"]:
+        img = np.load(case["path"]).astype(np.float32)
+        row = []
+        for s in a["sigmas"]:
+            s = np.float32(s)
+            b = cv2.GaussianBlur(img, (k, k), sigmaX=float(s), sigmaY=float(s),
+                                 borderType=cv2.BORDER_REFLECT_101)
+            row.append(hashlib.sha256(np.ascontiguousarray(b, dtype="<f4").tobytes()).hexdigest())
+        out.append(row)
+    return {"digests": out}
+
+
 def op_bregman(a):
     import skimage
     from skimage.restoration import denoise_tv_bregman
@@ -71,16 +92,26 @@ def op_zoom(a):
 
 
 def op_mask(a):
-    # The reference's formula (vis.py, as the method note §4.3 step 3 gives it).
+    # The reference's formula (vis.py, as the method note §4.3 step 3 gives
+    # it): each value computed in Python floats and stored into a float32
+    # array, then normalized in float32. The first case also runs vis.py's
+    # per-pixel Python loop, to check the vectorized form against it.
     out = []
-    for case in a["cases"]:
+    for n, case in enumerate(a["cases"]):
         h, w, msig = case["h"], case["w"], case["msig"]
-        yy, xx = np.mgrid[0:h, 0:w]
-        r = np.sqrt((yy - h // 2) ** 2 + (xx - w // 2) ** 2)
         eps = sys.float_info.epsilon
-        m = 1 / (msig * math.sqrt(2 * math.pi)) * eps ** (0.5 * ((r - 1) / msig) ** 2)
+        yy, xx = np.mgrid[0:h, 0:w]
+        r = np.sqrt((np.abs(yy - h // 2) ** 2 + np.abs(xx - w // 2) ** 2).astype(np.float64))
+        m = (1 / (msig * math.sqrt(2 * math.pi)) * np.power(eps, .5 * ((r - 1) / msig) ** 2)).astype(np.float32)
+        if n == 0:
+            loop = np.ones((h, w), dtype=np.float32)
+            for y in range(h):
+                for x in range(w):
+                    val = math.sqrt((abs(y - h // 2) ** 2) + (abs(x - w // 2) ** 2))
+                    loop[y, x] = 1 / (msig * math.sqrt(2 * math.pi)) * eps ** (.5 * ((val - 1) / msig) ** 2)
+            assert np.array_equal(loop, m), "vectorized mask differs from vis.py's loop"
         m = (m - m.min()) / (m.max() - m.min())
-        out.append(m.reshape(-1).tolist())
+        out.append(m.astype(np.float64).reshape(-1).tolist())
     return {"masks": out}
 
 

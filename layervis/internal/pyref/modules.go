@@ -14,7 +14,7 @@ import (
 var debPackages = map[string]string{
 	"torch": "python3-torch", "torchvision": "python3-torchvision", "numpy": "python3-numpy",
 	"cv2": "python3-opencv", "skimage": "python3-skimage", "sklearn": "python3-sklearn",
-	"scipy": "python3-scipy",
+	"scipy": "python3-scipy", "PIL": "python3-pil",
 }
 
 var probes sync.Map // sorted module list → error (nil if importable)
