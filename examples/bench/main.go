@@ -4,8 +4,9 @@
 //
 //	go run ./examples/bench -model resnet50 -layer layer4 -size 224 -batch 1 -iters 10
 //
-// It prints one JSON line: {"median_s":…, "min_s":…, …}. scripts/bench.sh
-// runs it next to PyTorch and prints the ratio.
+// It prints one JSON line: {"median_s":…, "min_s":…, "peak_rss_mb":…, …}
+// (peak_rss_mb: the process's peak resident set, weights included).
+// scripts/bench.sh runs it next to PyTorch and prints the ratio.
 package main
 
 import (
@@ -72,5 +73,6 @@ func run(name, weights, layer string, size, batch, iters int) error {
 		"model": name, "layer": layer, "size": size, "batch": batch, "backend": backend.Describe(b),
 		"median_s": times[len(times)/2], "min_s": times[0], "iters": iters, "total_s": time.Since(t0).Seconds(),
 		"cpu_s_per_step": (bench.CPUTime() - cpu0).Seconds() / float64(iters+2),
+		"peak_rss_mb":    float64(bench.PeakRSS()) / 1e6,
 	})
 }

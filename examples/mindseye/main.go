@@ -98,6 +98,7 @@ type options struct {
 	model, weights, layer, penalty, images, out, preset           string
 	overwrite, quiet, reference                                   bool
 	clusters, exemplars, channels, iterations, size, save, window int
+	micro                                                         int
 	lr, lambda, blur, denoise, mask                               mindseye.Range
 	seed                                                          uint64
 	seedSet                                                       bool
@@ -146,6 +147,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.channels, "channels", ref.TopChannels, "n, channels per facet in the activation term (reference: 50)")
 	fs.IntVar(&o.iterations, "iterations", quick.Iterations, fmt.Sprintf("optimization steps (reference: %d)", ref.Iterations))
 	fs.IntVar(&o.size, "size", quick.Size, fmt.Sprintf("working image size (reference: %d)", ref.Size))
+	fs.IntVar(&o.micro, "micro-batch", 0, "images stepped at once; 0: as many as fit half the memory available (pure Go), all on XLA. The images come out the same")
 	fs.IntVar(&o.save, "save-every", quick.SaveEvery, fmt.Sprintf("snapshot period (reference: %d)", ref.SaveEvery))
 	o.lr, o.lambda, o.blur, o.denoise, o.mask = quick.LR, quick.Lambda, quick.BlurSigma, quick.DenoiseWeight, quick.MaskSigma
 	fs.Var(rangeFlag{&o.lr}, "lr", fmt.Sprintf("learning rate START,END, linear over the iterations (reference: %s)", rangeFlag{&ref.LR}))
@@ -308,7 +310,7 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	cfg.Model, cfg.Target, cfg.Penalty = m, o.layer, o.penalty
 	cfg.Images, cfg.Out, cfg.Overwrite = images, o.out, o.overwrite
 	cfg.Size, cfg.Clusters, cfg.Exemplars, cfg.TopChannels = o.size, o.clusters, o.exemplars, o.channels
-	cfg.Iterations, cfg.SaveEvery = o.iterations, o.save
+	cfg.Iterations, cfg.SaveEvery, cfg.MicroBatch = o.iterations, o.save, o.micro
 	cfg.LR, cfg.Lambda, cfg.BlurSigma, cfg.DenoiseWeight, cfg.MaskSigma = o.lr, o.lambda, o.blur, o.denoise, o.mask
 	if o.window == 0 {
 		cfg.Scale = 1 // no jitter canvas
@@ -326,6 +328,10 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "model %s: %s\ntarget %s, penalty %s\nbackend %s\npreset %s: %d images → up to %d facets, %dx%d, %d iterations\n",
 		m.Name(), info.Source, cfg.Target, cfg.Penalty, backend.Describe(b), cfg.Preset, len(r.Files()), cfg.Clusters,
 		cfg.Size, cfg.Size, cfg.Iterations)
+	if mem := r.Report().Memory; mem.StepPerImage > 0 {
+		fmt.Fprintf(stdout, "step memory (estimated): %.1f GB + %.1f GB per image stepped at once; %.1f GB available\n",
+			float64(mem.StepFixed)/1e9, float64(mem.StepPerImage)/1e9, float64(mem.Available)/1e9)
+	}
 	for _, w := range r.Report().Warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
@@ -368,8 +374,9 @@ func summary(w io.Writer, rep *mindseye.Report, out string) {
 	}
 	fmt.Fprintf(w, "  %s\n  %s\n", filepath.Join(out, rep.TSNE), filepath.Join(out, "report.json"))
 	if rep.Iterations > 0 {
-		fmt.Fprintf(w, "time: features %.1fs, facets %.1fs, optimization %.1fs (per iteration: step %.3fs, host %.3fs)\n",
-			rep.Timings.Features, rep.Timings.Facets, rep.Timings.Optimize, rep.Timings.StepMean, rep.Timings.HostMean)
+		fmt.Fprintf(w, "time: features %.1fs, facets %.1fs, optimization %.1fs (per iteration: step %.3fs, host %.3fs, transfer %.3fs)\n",
+			rep.Timings.Features, rep.Timings.Facets, rep.Timings.Optimize, rep.Timings.StepMean, rep.Timings.HostMean, rep.Timings.TransferMean)
+		fmt.Fprintf(w, "memory: peak resident %.1f GB, %d image(s) per step\n", float64(rep.Memory.PeakRSS)/1e9, rep.Memory.MicroBatch)
 	}
 }
 

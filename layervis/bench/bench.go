@@ -16,6 +16,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/layervis/layervis/layervis/cnn"
+	"github.com/layervis/layervis/layervis/internal/memstat"
 )
 
 // Compile compiles the step x ← x + lr·∂mean(layer)/∂x for m on backend b.
@@ -54,6 +55,9 @@ func CPUTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// PeakRSS returns the process's peak resident set in bytes (0 if unknown).
+func PeakRSS() int64 { return memstat.PeakRSS() }
 
 // Benchmark runs the step of m at layer on a size² batch of one image as a
 // Go benchmark, reporting CPU milliseconds per step beside the wall time.

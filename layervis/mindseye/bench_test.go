@@ -9,6 +9,7 @@ import (
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/cnn"
 	"github.com/layervis/layervis/layervis/imageops"
+	"github.com/layervis/layervis/layervis/internal/memstat"
 	"github.com/layervis/layervis/layervis/torchvision"
 )
 
@@ -33,10 +34,12 @@ func benchCase(b *testing.B) (arch string, k, size int) {
 	return arch, k, size
 }
 
-// BenchmarkStep times the compiled step of one iteration (forward to the
-// target and penalty layers, loss, input gradient, mask, update,
-// quantization; compat loss) on the configured backend, pure Go unless
-// GOMLX_BACKEND says otherwise.
+// BenchmarkStep times the compiled step of one iteration for K images
+// (forward to the target and penalty layers, loss, input gradient, mask,
+// update, quantization; compat loss) on the configured backend, pure Go
+// unless GOMLX_BACKEND says otherwise, in micro-batches chosen from the
+// memory available as a run chooses them. It reports the micro-batch and
+// the process's peak resident set beside the time.
 func BenchmarkStep(b *testing.B) {
 	arch, k, size := benchCase(b)
 	m, err := torchvision.Random(arch, 1)
@@ -46,40 +49,50 @@ func BenchmarkStep(b *testing.B) {
 	cfg := Compat()
 	cfg.Model = m
 	cfg.Target, cfg.Penalty = m.MindsEyeLayers()
-	shp, err := cnn.Shapes(backend.MustGet(), m, size, size, cfg.Target)
+	be := backend.MustGet()
+	shp, err := cnn.Shapes(be, m, size, size, cfg.Target)
 	if err != nil {
 		b.Fatal(err)
 	}
 	c := shp[0][0]
 	in := randomStepInputs(k, size, c, min(50, c), 1)
-	st, err := newStepper(backend.MustGet(), specFor(&cfg, k), k, size, c)
+	cfg.Size, cfg.Clusters = size, k
+	cfg.Scale = 1 // no canvas: the step alone
+	r := &Run{cfg: cfg, m: m, b: be, c: c, k: k}
+	if err := r.estimateStep(); err != nil {
+		b.Fatal(err)
+	}
+	micro, err := r.microBatch()
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := &host{k: k, size: size, cur: in.pixels}
+	st, err := newStepper(be, specFor(&cfg, k), h, in.target, channelWeights(in.sets, c, true), c, micro)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.finalize()
-	weights := channelWeights(in.sets, c, true)
 	mask := imageops.GaussianMask(size, size, 420*float64(size)/referenceSize)
-	pixels := in.pixels
-	res, err := st.run(pixels, in.target, weights, mask, 0.5, 1e-4, nil) // compile, warm up
-	if err != nil {
+	if _, err := st.step(mask, 0.5, 1e-4, 0, 0); err != nil { // compile, warm up
 		b.Fatal(err)
 	}
-	pixels = res.pixels
 	b.ResetTimer()
 	for b.Loop() {
-		res, err := st.run(pixels, in.target, weights, mask, 0.3, 3e-4, nil)
-		if err != nil {
+		if _, err := st.step(mask, 0.3, 3e-4, 0, 0); err != nil {
 			b.Fatal(err)
 		}
-		pixels = res.pixels
 	}
 	b.ReportMetric(float64(k)*float64(b.N)/b.Elapsed().Seconds(), "image-steps/s")
+	b.ReportMetric(float64(st.micro()), "micro-batch")
+	b.ReportMetric(float64(memstat.PeakRSS())/1e6, "peak-RSS-MB")
+	b.ReportMetric(float64(r.mem.bytes(st.micro()))/1e6, "estimate-MB")
 }
 
 // BenchmarkHost times the host regularizers of the reference's 10-iteration
-// cycle (one op): the jitter offsets, the mask and the canvas paste every
-// iteration, the blur and the TV denoising on the 10th. It also reports the
-// mean per iteration (ns/iteration).
+// cycle (one op): the jitter offsets and the mask every iteration, the blur
+// and the TV denoising on the 10th (the paste into the jitter canvas is
+// part of the step). It also reports the mean per iteration
+// (ns/iteration).
 func BenchmarkHost(b *testing.B) {
 	_, k, size := benchCase(b)
 	in := randomStepInputs(k, size, 1, 1, 1)
@@ -90,14 +103,11 @@ func BenchmarkHost(b *testing.B) {
 	cfg := Clean()
 	for b.Loop() {
 		for i := 1; i <= 10; i++ {
-			ox, oy := h.offsets()
+			h.offsets()
 			mask1 := imageops.GaussianMask(size, size, 400*float64(size)/referenceSize)
-			mask2 := invert(mask1)
 			if i == 10 {
+				mask2 := invert(mask1)
 				h.blurBlend(mask1, mask2, 0.5, 0)
-			}
-			h.paste(ox, oy)
-			if i == 10 {
 				h.denoiseBlend(mask1, mask2, 5, cfg.DenoiseMaxIter, cfg.DenoiseEps)
 			}
 		}

@@ -120,6 +120,13 @@ type Config struct {
 	Clusters    int `json:"clusters"`
 	Exemplars   int `json:"exemplars"`
 	TopChannels int `json:"top_channels"`
+	// MicroBatch is the number of images stepped at once. Each image's
+	// gradient depends on that image alone (both presets; batch norm is in
+	// inference mode), so the images come out the same whatever it is; it
+	// only trades memory for speed. 0 (the default) takes, on the pure-Go
+	// backend, as many as fit half the memory available (see
+	// Report.Memory), and all K on other backends.
+	MicroBatch int `json:"micro_batch"`
 	// Iterations is the number of optimization steps (the reference's 2001).
 	Iterations int `json:"iterations"`
 	// Seed seeds t-SNE, k-means and the window jitter (unless
@@ -335,6 +342,9 @@ func (c *Config) validate() error {
 			}
 			return &SettingError{f.name, f.v, want}
 		}
+	}
+	if c.MicroBatch < 0 {
+		return &SettingError{"MicroBatch", c.MicroBatch, "0 (chosen from the memory available) or a positive number of images"}
 	}
 	if c.TSNEIterations < 250 {
 		return &SettingError{"TSNEIterations", c.TSNEIterations, "at least 250 (t-SNE's early-exaggeration phase; the default is 1000)"}

@@ -27,13 +27,21 @@
 //
 //     (a the pooled target activations, P the penalty layer) with respect
 //     to the input, masks it with a centred Gaussian, takes the SGD step
-//     x − 1.9·lr·mask⊙∇ in normalized space and quantizes back to 8 bits.
+//     x − 1.9·lr·mask⊙∇ in normalized space and quantizes back to 8 bits;
+//     it also pastes the images into the jitter canvas (a 1.2× zoom of the
+//     initial images). The same step with lr = 0 measures the snapshots.
+//
+//   - stepper.go: the step runs over micro-batches of the K images (each
+//     image's gradient depends on that image alone, so the result does not
+//     depend on the split; memory.go chooses it from the step's estimated
+//     memory and refuses a run that cannot fit), and the images, canvas and
+//     momentum buffers stay on the device between host operations.
 //
 //   - host.go: between steps, on the host and in parallel over images, the
-//     window jitter (paste into a 1.2× canvas every iteration, re-crop every
-//     400), a centre-weighted Gaussian blur and +5 brightness, and a
-//     centre-weighted TV (split Bregman) denoising; learning rate, mask
-//     width, blur, denoising weight and λ follow linear schedules. These
+//     window re-crop from the canvas every 400 iterations, a centre-weighted
+//     Gaussian blur and +5 brightness, and a centre-weighted TV (split
+//     Bregman) denoising; learning rate, mask width, blur, denoising weight
+//     and λ follow linear schedules. These
 //     steps reproduce the reference's libraries bit for bit (cv2.GaussianBlur,
 //     skimage's denoise_tv_bregman, scipy.ndimage.zoom) and its float32
 //     arithmetic for the masks and blends, in both presets.

@@ -7,14 +7,11 @@ package mindseye
 // graph, so one step is one compiled computation.
 
 import (
-	"fmt"
 	"slices"
 
-	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
-	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/layervis/layervis/layervis/cnn"
@@ -35,12 +32,16 @@ type netSpec struct {
 	swap    bool   // reverse the channel axis between pixels and network
 	target  string // pooled layer
 	penalty string // L1 layer
+	// k is K, the facets of the whole batch: the loss of a micro-batch is
+	// its images' share of the batch's loss (see loss).
+	k int
 	// distScale multiplies (mean Charbonnier + logPartition): K² with
 	// Quirks.SquaredBatchTerms, else K (the sum of per-image means).
 	// l1Scale multiplies λ·Σ|P|: K² or 1.
 	distScale, l1Scale float64
 	momentum           float64
 	persistent         bool // keep the momentum buffer across steps
+	jitter             bool // paste the input images into a canvas
 	withGrad           bool // also output the raw input gradient (tests)
 }
 
@@ -48,7 +49,7 @@ type netSpec struct {
 func specFor(cfg *Config, k int) *netSpec {
 	in := cfg.Model.Input()
 	s := &netSpec{
-		m: cfg.Model, in: in, target: cfg.Target, penalty: cfg.Penalty,
+		m: cfg.Model, in: in, target: cfg.Target, penalty: cfg.Penalty, k: k,
 		swap: (in.Order == "BGR") != cfg.Quirks.BGR, momentum: cfg.Momentum,
 		persistent: !cfg.Quirks.FreshOptimizer,
 	}
@@ -113,27 +114,50 @@ func (s *netSpec) layers(x *Node) (a, p *Node) {
 	return optvis.Pooled(out[0]), out[1]
 }
 
-// loss returns the terms [activation, distance, L1] and their sum:
+// loss returns the terms [activation, distance, L1] and their sum for a
+// micro-batch of B of the K images:
 //
 //	activation = −Σ_b Σ_j W_bj · a_bj · T_bj
-//	distance   = distScale · (mean_bj (sqrt((a_bj − T_bj)² + 1) − 1) + log Z(1))
+//	distance   = distScale · (Σ_bj (sqrt((a_bj − T_bj)² + 1) − 1)/(K·C) + log Z(1)·B/K)
 //	L1         = l1Scale · λ · Σ |P|
 //
-// W is the channel weight matrix (see channelWeights).
+// W is the channel weight matrix (see channelWeights). Every term is a sum
+// over the images, so the micro-batches' terms add up to the whole batch's
+// (with B = K, distance is distScale · (mean + log Z(1))), and each image's
+// gradient is the same whichever micro-batch it is in.
 func (s *netSpec) loss(a, p, target, weights, lambda *Node) (terms []*Node, total *Node) {
+	b := a.Shape().Dim(0)
 	act := Neg(ReduceAllSum(Mul(Mul(weights, a), target)))
-	dist := MulScalar(AddScalar(optvis.Charbonnier(a, target), logPartition), s.distScale)
+	// Charbonnier is the mean over this micro-batch's B·C values; B/K makes it
+	// the whole batch's sum over K·C.
+	dist := MulScalar(AddScalar(optvis.Charbonnier(a, target), logPartition), s.distScale*float64(b)/float64(s.k))
 	l1 := MulScalar(Mul(lambda, ReduceAllSum(Abs(p))), s.l1Scale)
 	total = Add(Add(act, dist), l1)
 	return []*Node{act, dist, l1}, total
 }
 
-// stepFn is the whole gradient step, inputs
-// [pixels, target, weights, mask, lr, lambda] (+ momentum buffer), outputs
-// [new pixels, terms (act, dist, L1, total)] (+ new buffer) (+ gradient
-// w.r.t. the step space).
+// Inputs of the step, in order; the canvas and offsets only with jitter,
+// the momentum buffer only with persistent momentum.
+const (
+	inPixels = iota
+	inTarget
+	inWeights
+	inMask
+	inLR
+	inLambda
+	numFixedInputs
+)
+
+// stepFn is the whole gradient step of a micro-batch of B images, inputs
+// [pixels, target, weights, mask, lr, lambda] (+ canvas, ox, oy) (+ momentum
+// buffer), outputs [new pixels, terms (act, dist, L1, total), pooled
+// activations [B, C]] (+ canvas with the input pixels pasted at (ox, oy))
+// (+ new buffer) (+ gradient w.r.t. the step space). The terms and
+// activations are those of the input pixels, so a step with lr = 0 measures
+// the images without changing them.
 func (s *netSpec) stepFn(_ *model.Scope, in []*Node) []*Node {
-	pixels, target, weights, mask, lr, lambda := in[0], in[1], in[2], in[3], in[4], in[5]
+	pixels, target, weights, mask, lr, lambda := in[inPixels], in[inTarget], in[inWeights], in[inMask], in[inLR], in[inLambda]
+	next := numFixedInputs
 	x := s.toStep(pixels)
 	a, p := s.layers(s.toModel(x))
 	terms, total := s.loss(a, p, target, weights, lambda)
@@ -142,12 +166,20 @@ func (s *netSpec) stepFn(_ *model.Scope, in []*Node) []*Node {
 	// PyTorch's SGD(nesterov=True): buf = momentum·buf + g (buf = g on the
 	// first step), update = g + momentum·buf.
 	buf := g
+	var canvas *Node
+	if s.jitter {
+		canvas = paste(in[next], pixels, in[next+1], in[next+2])
+		next += 3
+	}
 	if s.persistent {
-		buf = Add(MulScalar(in[6], s.momentum), g)
+		buf = Add(MulScalar(in[next], s.momentum), g)
 	}
 	update := Add(g, MulScalar(buf, s.momentum))
 	x = Sub(x, Mul(lr, update))
-	out := []*Node{s.toPixels(x), Stack(append(terms, total), 0)}
+	out := []*Node{s.toPixels(x), Stack(append(terms, total), 0), a}
+	if s.jitter {
+		out = append(out, canvas)
+	}
 	if s.persistent {
 		out = append(out, buf)
 	}
@@ -157,127 +189,32 @@ func (s *netSpec) stepFn(_ *model.Scope, in []*Node) []*Node {
 	return out
 }
 
-// measureFn evaluates images without changing them: inputs
-// [pixels, target, weights, lambda], outputs [terms, pooled activations].
-func (s *netSpec) measureFn(_ *model.Scope, in []*Node) []*Node {
-	a, p := s.layers(s.toModel(s.toStep(in[0])))
-	terms, total := s.loss(a, p, in[1], in[2], in[3])
-	return []*Node{Stack(append(terms, total), 0), a}
+// paste returns canvas [B, cs, cs, 3] with pixels [B, S, S, 3] written at
+// column ox, row oy (int32 scalars, 0 ≤ ox, oy ≤ cs − S): the reference's
+// canvas[:, :, oy:oy+S, ox:ox+S] = created. It is two gathers and a select,
+// which every backend runs (the pure-Go one has no DynamicUpdateSlice).
+func paste(canvas, pixels, ox, oy *Node) *Node {
+	g := canvas.Graph()
+	cs, size := canvas.Shape().Dim(1), pixels.Shape().Dim(1)
+	pos := Iota(g, shapes.Make(dtypes.Int32, cs), 0)
+	// src returns, for each canvas position along an axis, the image
+	// position it shows (clamped) and whether it is inside the window.
+	src := func(off *Node) (idx, inside *Node) {
+		d := Sub(pos, off)
+		idx = Clamp(ScalarZero(g, dtypes.Int32), d, Scalar(g, dtypes.Int32, size-1))
+		inside = LogicalAnd(GreaterOrEqual(d, ScalarZero(g, dtypes.Int32)), LessThan(d, Scalar(g, dtypes.Int32, size)))
+		return Reshape(idx, cs, 1), inside
+	}
+	iy, insideY := src(oy)
+	ix, insideX := src(ox)
+	rows := Gather(TransposeAllAxes(pixels, 1, 0, 2, 3), iy)                           // [cs(y), B, S(x), 3]
+	moved := Gather(TransposeAllAxes(rows, 2, 0, 1, 3), ix)                            // [cs(x), cs(y), B, 3]
+	moved = TransposeAllAxes(moved, 2, 1, 0, 3)                                        // [B, cs(y), cs(x), 3]
+	window := LogicalAnd(Reshape(insideY, 1, cs, 1, 1), Reshape(insideX, 1, 1, cs, 1)) // [1, cs, cs, 1]
+	return Where(BroadcastToShape(window, canvas.Shape()), moved, canvas)
 }
 
 // featuresFn returns the pooled target activations of pixels [B, H, W, 3].
 func (s *netSpec) featuresFn(_ *model.Scope, pixels *Node) *Node {
 	return optvis.Pooled(s.m.Build(s.toModel(s.toStep(pixels)), s.target)[0])
-}
-
-// stepResult is what one compiled step returns.
-type stepResult struct {
-	pixels []float32
-	terms  Terms
-	buf    *tensors.Tensor // persistent momentum buffer
-	grad   []float32       // with netSpec.withGrad
-}
-
-// stepper runs the compiled step and measurement.
-type stepper struct {
-	spec          *netSpec
-	step, measure *model.Exec
-	k, size, c    int
-}
-
-func newStepper(b compute.Backend, spec *netSpec, k, size, c int) (*stepper, error) {
-	step, err := model.NewExec(b, spec.m.Store(), spec.stepFn)
-	if err != nil {
-		return nil, fmt.Errorf("mindseye: building the step for %s: %w", spec.m.Name(), err)
-	}
-	measure, err := model.NewExec(b, spec.m.Store(), spec.measureFn)
-	if err != nil {
-		step.Finalize()
-		return nil, fmt.Errorf("mindseye: building the measurement for %s: %w", spec.m.Name(), err)
-	}
-	return &stepper{spec: spec, step: step, measure: measure, k: k, size: size, c: c}, nil
-}
-
-func (st *stepper) finalize() {
-	st.step.Finalize()
-	st.measure.Finalize()
-}
-
-// run executes one step. buf is the momentum buffer (nil at the first step
-// or without persistent momentum).
-func (st *stepper) run(pixels, target, weights, mask []float32, lr, lambda float64, buf *tensors.Tensor) (res stepResult, err error) {
-	x := tensors.FromFlatDataAndDimensions(pixels, st.k, st.size, st.size, 3)
-	defer x.FinalizeAll()
-	args := []any{
-		x,
-		tensors.FromFlatDataAndDimensions(target, st.k, st.c),
-		tensors.FromFlatDataAndDimensions(weights, st.k, st.c),
-		tensors.FromFlatDataAndDimensions(mask, st.size, st.size),
-		float32(lr), float32(lambda),
-	}
-	if st.spec.persistent {
-		if buf == nil {
-			buf = tensors.FromShape(shapes.Make(dtypes.Float32, st.k, 3, st.size, st.size))
-		}
-		args = append(args, buf)
-	}
-	out, err := st.step.Exec(args...)
-	if err != nil {
-		return res, fmt.Errorf("mindseye: step: %w", err)
-	}
-	if res.pixels, err = tensors.CopyFlatData[float32](out[0]); err != nil {
-		return res, err
-	}
-	if res.terms, err = termsOf(out[1]); err != nil {
-		return res, err
-	}
-	i := 2
-	if st.spec.persistent {
-		res.buf = out[i]
-		i++
-	}
-	if st.spec.withGrad {
-		if res.grad, err = tensors.CopyFlatData[float32](out[i]); err != nil {
-			return res, err
-		}
-	}
-	for j, t := range out {
-		if j != 2 || !st.spec.persistent {
-			t.FinalizeAll()
-		}
-	}
-	return res, nil
-}
-
-// evaluate returns the loss terms and pooled activations [K·C] of pixels.
-func (st *stepper) evaluate(pixels, target, weights []float32, lambda float64) (Terms, []float32, error) {
-	x := tensors.FromFlatDataAndDimensions(pixels, st.k, st.size, st.size, 3)
-	defer x.FinalizeAll()
-	out, err := st.measure.Exec(
-		x,
-		tensors.FromFlatDataAndDimensions(target, st.k, st.c),
-		tensors.FromFlatDataAndDimensions(weights, st.k, st.c),
-		float32(lambda))
-	if err != nil {
-		return Terms{}, nil, fmt.Errorf("mindseye: measuring the images: %w", err)
-	}
-	defer func() {
-		for _, t := range out {
-			t.FinalizeAll()
-		}
-	}()
-	terms, err := termsOf(out[0])
-	if err != nil {
-		return Terms{}, nil, err
-	}
-	a, err := tensors.CopyFlatData[float32](out[1])
-	return terms, a, err
-}
-
-func termsOf(t *tensors.Tensor) (Terms, error) {
-	v, err := tensors.CopyFlatData[float32](t)
-	if err != nil {
-		return Terms{}, err
-	}
-	return Terms{Activation: float64(v[0]), Distance: float64(v[1]), L1: float64(v[2]), Total: float64(v[3])}, nil
 }

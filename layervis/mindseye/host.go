@@ -81,29 +81,15 @@ func (h *host) offsets() (ox, oy int) {
 	return ox, oy
 }
 
-// crop replaces the images with the canvas windows at (ox, oy).
+// crop replaces the images with the canvas windows at (ox, oy). (The step
+// pastes the images into the canvas, on the device: see paste.)
 func (h *host) crop(ox, oy int) {
-	h.copyWindow(ox, oy, false)
-}
-
-// paste writes the images into the canvas at (ox, oy).
-func (h *host) paste(ox, oy int) {
-	h.copyWindow(ox, oy, true)
-}
-
-func (h *host) copyWindow(ox, oy int, toCanvas bool) {
 	row := h.size * 3
 	for i := range h.k {
 		img := h.image(i)
 		cv := h.canvas[i*h.cs*h.cs*3:]
 		for y := range h.size {
-			c := cv[((oy+y)*h.cs+ox)*3:][:row]
-			p := img[y*row:][:row]
-			if toCanvas {
-				copy(c, p)
-			} else {
-				copy(p, c)
-			}
+			copy(img[y*row:][:row], cv[((oy+y)*h.cs+ox)*3:][:row])
 		}
 	}
 }

@@ -74,6 +74,23 @@ type Report struct {
 	// Iterations is the number of iterations done.
 	Iterations int     `json:"iterations"`
 	Timings    Timings `json:"timings"`
+	Memory     Memory  `json:"memory"`
+}
+
+// Memory records the memory the run used and planned for. Byte counts are
+// 0 where unknown (the estimate is made for the pure-Go backend only, whose
+// step runs in this process's memory).
+type Memory struct {
+	// PeakRSS is the process's peak resident set so far, in bytes.
+	PeakRSS int64 `json:"peak_rss_bytes"`
+	// MicroBatch is the number of images stepped at once (K when all fit).
+	MicroBatch int `json:"micro_batch"`
+	// StepPerImage and StepFixed estimate the step's memory: StepFixed +
+	// StepPerImage·MicroBatch bytes at its peak, from the step's graph.
+	StepPerImage int64 `json:"step_per_image_bytes"`
+	StepFixed    int64 `json:"step_fixed_bytes"`
+	// Available is the memory that was available before Stage C.
+	Available int64 `json:"available_bytes"`
 }
 
 // ModelReport identifies the model and the layers used.
@@ -149,17 +166,21 @@ type SnapshotTerms struct {
 }
 
 // Timings are wall-clock seconds per stage, and the per-iteration split of
-// Stage C between the compiled step and the host regularizers.
+// Stage C between the compiled step, the host regularizers and the copies
+// of the images between host and device that the regularizers need.
 type Timings struct {
 	Features float64 `json:"features_s"`
 	Facets   float64 `json:"facets_s"`
 	Optimize float64 `json:"optimize_s"`
-	// Step and Host are totals over the iterations; StepMean and HostMean
-	// their means per iteration. The first step includes compilation.
-	Step     float64 `json:"step_s"`
-	Host     float64 `json:"host_s"`
-	StepMean float64 `json:"step_mean_s"`
-	HostMean float64 `json:"host_mean_s"`
+	// Step, Host and Transfer are totals over the iterations; StepMean,
+	// HostMean and TransferMean their means per iteration. The first step
+	// includes compilation.
+	Step         float64 `json:"step_s"`
+	Host         float64 `json:"host_s"`
+	Transfer     float64 `json:"transfer_s"`
+	StepMean     float64 `json:"step_mean_s"`
+	HostMean     float64 `json:"host_mean_s"`
+	TransferMean float64 `json:"transfer_mean_s"`
 	// Snapshots is the time spent measuring and saving snapshots.
 	Snapshots float64 `json:"snapshots_s"`
 }

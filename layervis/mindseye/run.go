@@ -18,6 +18,7 @@ import (
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/cnn"
 	"github.com/layervis/layervis/layervis/imageops"
+	"github.com/layervis/layervis/layervis/internal/memstat"
 )
 
 // ErrDone is returned by [Run.Step] once every iteration is done; call
@@ -59,9 +60,11 @@ type Event struct {
 	Schedule  Schedule
 	Ops       []string
 	// StepTime is the compiled step's time, HostTime the host
-	// regularizers'; Rate is iterations per second over the run so far.
-	StepTime, HostTime time.Duration
-	Rate               float64
+	// regularizers', TransferTime the copies of the images between host and
+	// device that the host operations need; Rate is iterations per second
+	// over the run so far.
+	StepTime, HostTime, TransferTime time.Duration
+	Rate                             float64
 	// Snapshot is set when the images were saved.
 	Snapshot *Snapshot
 }
@@ -99,8 +102,8 @@ type Run struct {
 	weights  []float32 // K×C
 	host     *host
 	st       *stepper
-	buf      *tensors.Tensor
-	dirs     []string // facet folder names
+	mem      memoryModel // the step's estimated memory
+	dirs     []string    // facet folder names
 
 	prepared bool
 	iter     int // last iteration done
@@ -177,6 +180,9 @@ func New(cfg Config) (*Run, error) {
 	if s, ok := m.(interface{ Source() string }); ok {
 		r.report.Model.Weights = s.Source()
 	}
+	if err := r.estimateStep(); err != nil {
+		return nil, err
+	}
 	if w := simdWarning(backend.SIMD, b); w != "" {
 		r.report.Warnings = append(r.report.Warnings, w)
 	}
@@ -208,10 +214,16 @@ func (r *Run) Points() [][2]float64 {
 	return out
 }
 
-// Images returns the current K images (as they are saved).
+// Images returns the current K images (as they are saved), nil if they
+// cannot be copied from the device.
 func (r *Run) Images() []image.Image {
 	if r.host == nil {
 		return nil
+	}
+	if r.st != nil {
+		if err := r.st.syncHost(); err != nil {
+			return nil
+		}
 	}
 	out := make([]image.Image, r.k)
 	for i := range r.k {
@@ -459,17 +471,23 @@ func newRNG(seed uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
 
-// setupOptimization builds the compiled step and the jitter canvas.
+// setupOptimization builds the jitter canvas and the compiled step, in
+// micro-batches that fit the memory available.
 func (r *Run) setupOptimization() error {
+	if err := r.host.newCanvas(r.cfg.Scale, r.cfg.Window); err != nil {
+		return err
+	}
+	micro, err := r.microBatch()
+	if err != nil {
+		return err
+	}
 	r.spec = specFor(&r.cfg, r.k)
-	st, err := newStepper(r.b, r.spec, r.k, r.cfg.Size, r.c)
+	st, err := newStepper(r.b, r.spec, r.host, r.target, r.weights, r.c, micro)
 	if err != nil {
 		return err
 	}
 	r.st = st
-	if err := r.host.newCanvas(r.cfg.Scale, r.cfg.Window); err != nil {
-		return err
-	}
+	r.report.Memory.MicroBatch = st.micro()
 	r.first, r.last, r.offset, r.total = 1, r.cfg.Iterations, 0, r.cfg.Iterations
 	return nil
 }
@@ -507,20 +525,27 @@ func (r *Run) Step(ctx context.Context) (ev Event, err error) {
 	}
 	defer func() { r.failed(err) }()
 	i := r.iter + 1
-	h := r.host
+	h, st := r.host, r.st
 	sch := r.schedule(i)
 	ev = Event{Stage: StageOptimize, Iteration: i, Done: i - r.first + 1, Total: r.last - r.first + 1, Schedule: sch}
-	t0 := time.Now()
 	var ox, oy int
+	t0 := time.Now()
 	if h.canvas != nil {
 		ox, oy = h.offsets()
 		if i%r.cfg.WindowStep == 0 {
+			if err := st.fetchCanvas(); err != nil {
+				return ev, err
+			}
 			h.crop(ox, oy)
+			st.hostChanged()
 			ev.Ops = append(ev.Ops, "crop")
 		}
 	}
 	mask1 := imageops.GaussianMask(r.cfg.Size, r.cfg.Size, sch.MaskSigma)
-	mask2 := invert(mask1)
+	var mask2 []float32
+	if i%r.cfg.BlurEvery == 0 || i%r.cfg.DenoiseEvery == 0 {
+		mask2 = invert(mask1)
+	}
 	if i%r.cfg.BlurEvery == 0 {
 		bright := 0.0
 		ev.Ops = append(ev.Ops, "blur")
@@ -528,39 +553,50 @@ func (r *Run) Step(ctx context.Context) (ev Event, err error) {
 			bright = r.cfg.Brightness
 			ev.Ops = append(ev.Ops, "brightness")
 		}
+		if err := st.syncHost(); err != nil {
+			return ev, err
+		}
 		h.blurBlend(mask1, mask2, sch.BlurSigma, bright)
+		st.hostChanged()
 	}
 	if h.canvas != nil {
-		h.paste(ox, oy)
-		ev.Ops = append(ev.Ops, "paste")
+		ev.Ops = append(ev.Ops, "paste") // done by the step, on the device
 	}
-	ev.HostTime = time.Since(t0)
+	// The host operations' and the step's times exclude the copies between
+	// host and device, counted apart.
+	ev.TransferTime = st.takeTransfer()
+	ev.HostTime = time.Since(t0) - ev.TransferTime
 	t0 = time.Now()
-	res, err := r.st.run(h.cur, r.target, r.weights, mask1, sch.LR, sch.Lambda, r.buf)
+	res, err := st.step(mask1, sch.LR, sch.Lambda, ox, oy)
 	if err != nil {
 		return ev, err
 	}
-	ev.StepTime = time.Since(t0)
+	tr := st.takeTransfer()
+	ev.StepTime = time.Since(t0) - tr
+	ev.TransferTime += tr
 	ev.Ops = append(ev.Ops, "step")
-	if r.buf != nil {
-		r.buf.FinalizeAll()
-	}
-	r.buf = res.buf
-	h.cur = res.pixels
 	ev.Terms = res.terms
-	t0 = time.Now()
 	if i%r.cfg.DenoiseEvery == 0 {
+		if err := st.syncHost(); err != nil {
+			return ev, err
+		}
+		t0 := time.Now()
 		h.denoiseBlend(mask1, mask2, sch.DenoiseWeight, r.cfg.DenoiseMaxIter, r.cfg.DenoiseEps)
+		st.hostChanged()
+		ev.HostTime += time.Since(t0)
 		ev.Ops = append(ev.Ops, "denoise")
 	}
-	ev.HostTime += time.Since(t0)
+	ev.TransferTime += st.takeTransfer()
 	r.iter = i
 	r.steps++
 	tm := &r.report.Timings
 	tm.Step += ev.StepTime.Seconds()
 	tm.Host += ev.HostTime.Seconds()
-	tm.StepMean, tm.HostMean = tm.Step/float64(r.steps), tm.Host/float64(r.steps)
+	tm.Transfer += ev.TransferTime.Seconds()
+	n := float64(r.steps)
+	tm.StepMean, tm.HostMean, tm.TransferMean = tm.Step/n, tm.Host/n, tm.Transfer/n
 	r.report.Iterations = r.steps
+	r.report.Memory.PeakRSS = memstat.PeakRSS()
 	if math.IsNaN(res.terms.Total) || math.IsInf(res.terms.Total, 0) {
 		return ev, fmt.Errorf("mindseye: the loss at iteration %d is %v; lower LR or check the model", i, res.terms.Total)
 	}
@@ -573,7 +609,7 @@ func (r *Run) Step(ctx context.Context) (ev Event, err error) {
 			return ev, err
 		}
 	}
-	tm.Optimize = tm.Step + tm.Host + tm.Snapshots
+	tm.Optimize = tm.Step + tm.Host + tm.Transfer + tm.Snapshots
 	ev.Rate = float64(r.steps) / tm.Optimize
 	return ev, nil
 }
@@ -583,7 +619,11 @@ func (r *Run) Step(ctx context.Context) (ev Event, err error) {
 func (r *Run) snapshot(i int) (*Snapshot, error) {
 	t0 := time.Now()
 	lambda := r.schedule(max(i, r.first)).Lambda
-	terms, a, err := r.st.evaluate(r.host.cur, r.target, r.weights, lambda)
+	terms, a, err := r.st.measure(lambda)
+	if err == nil {
+		err = r.st.syncHost()
+	}
+	r.st.takeTransfer() // part of the snapshot's time
 	if err != nil {
 		return nil, err
 	}
@@ -657,12 +697,11 @@ func (r *Run) Finish() error {
 		}
 	}
 	if r.st != nil {
+		if serr := r.st.syncHost(); err == nil { // Images() after Finish
+			err = serr
+		}
 		r.st.finalize()
 		r.st = nil
-	}
-	if r.buf != nil {
-		r.buf.FinalizeAll()
-		r.buf = nil
 	}
 	r.prepared = false
 	if werr := r.out.writeReport(&r.report); err == nil {

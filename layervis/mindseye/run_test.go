@@ -447,21 +447,9 @@ func TestContinue(t *testing.T) {
 		t.Run(tc.preset.Preset, func(t *testing.T) {
 			cfg := smallConfig(t, tc.preset, []string{in}, filepath.Join(t.TempDir(), "out"))
 			cfg.Size, cfg.Iterations = 32, 4
-			r, err := New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := prepared(t, cfg)
+			stepAll(t, r)
 			ctx := context.Background()
-			if err := r.Prepare(ctx, nil); err != nil {
-				t.Fatal(err)
-			}
-			for {
-				if _, err := r.Step(ctx); errors.Is(err, ErrDone) {
-					break
-				} else if err != nil {
-					t.Fatal(err)
-				}
-			}
 			if err := r.Continue(3); err != nil {
 				t.Fatal(err)
 			}

@@ -121,20 +121,22 @@ func TestStepMatchesPyTorch(t *testing.T) {
 
 			spec := specFor(&cfg, k)
 			spec.withGrad = true
-			st, err := newStepper(b, spec, k, size, c)
+			h := &host{k: k, size: size, cur: slices.Clone(in.pixels)}
+			weights := channelWeights(in.sets, c, cfg.Quirks.CoupledChannels)
+			st, err := newStepper(b, spec, h, in.target, weights, c, k)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer st.finalize()
-			weights := channelWeights(in.sets, c, cfg.Quirks.CoupledChannels)
 			pixels := in.pixels
-			var buf *tensors.Tensor
 			for s := range tc.steps {
-				res, err := st.run(pixels, in.target, weights, in.mask, lrs[s], lambdas[s], buf)
+				res, err := st.step(in.mask, lrs[s], lambdas[s], 0, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
-				buf = res.buf
+				if err := st.syncHost(); err != nil {
+					t.Fatal(err)
+				}
 				got := [4]float64{res.terms.Activation, res.terms.Distance, res.terms.L1, res.terms.Total}
 				worstTerm := 0.0
 				for i, name := range []string{"activation", "distance", "L1", "total"} {
@@ -158,10 +160,10 @@ func TestStepMatchesPyTorch(t *testing.T) {
 				}
 				diff, changed := 0, 0
 				for i, v := range wantPix {
-					if res.pixels[i] != v {
+					if h.cur[i] != v {
 						diff++
-						if math.Abs(float64(res.pixels[i]-v)) > 1 {
-							t.Fatalf("step %d: pixel %d is %v, PyTorch %v", s+1, i, res.pixels[i], v)
+						if math.Abs(float64(h.cur[i]-v)) > 1 {
+							t.Fatalf("step %d: pixel %d is %v, PyTorch %v", s+1, i, h.cur[i], v)
 						}
 					}
 					if v != pixels[i] {
@@ -177,9 +179,8 @@ func TestStepMatchesPyTorch(t *testing.T) {
 				t.Logf("step %d: terms %.6g (worst relative error %.2g), gradient relative error %.2g, %d/%d quantized values one level off",
 					s+1, got, worstTerm, gradErr, diff, len(wantPix))
 				pixels = wantPix // both sides continue from the same images
-			}
-			if buf != nil {
-				buf.FinalizeAll()
+				copy(h.cur, wantPix)
+				st.hostChanged()
 			}
 		})
 	}
@@ -249,12 +250,16 @@ func TestMaskedStep(t *testing.T) {
 	}
 	spec := specFor(&cfg, k)
 	spec.withGrad = true
-	st, err := newStepper(backend.MustGet(), spec, k, size, c)
+	h := &host{k: k, size: size, cur: slices.Clone(in.pixels)}
+	st, err := newStepper(backend.MustGet(), spec, h, in.target, channelWeights(in.sets, c, false), c, k)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.finalize()
-	res, err := st.run(in.pixels, in.target, channelWeights(in.sets, c, false), in.mask, 100, 1e-4, nil)
+	res, err := st.step(in.mask, 100, 1e-4, 0, 0)
+	if err == nil {
+		err = st.syncHost()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,10 +272,10 @@ func TestMaskedStep(t *testing.T) {
 				g := math.Abs(float64(res.grad[(b*3+ch)*size*size+p]))
 				if in.mask[p] == 0 {
 					leftGrad += g
-					if res.pixels[i] != in.pixels[i] {
+					if h.cur[i] != in.pixels[i] {
 						leftChanged++
 					}
-				} else if res.pixels[i] != in.pixels[i] {
+				} else if h.cur[i] != in.pixels[i] {
 					rightChanged++
 				}
 			}

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
 	"github.com/gomlx/gomlx/core/tensors"
 
@@ -393,5 +395,49 @@ func TestReLU6Gradient(t *testing.T) {
 	y, g := tensors.MustCopyFlatData[float32](res[0]), tensors.MustCopyFlatData[float32](res[1])
 	if !slices.Equal(y, []float32{0, 0, 3, 6, 6}) || !slices.Equal(g, []float32{0, 0, 1, 0, 0}) {
 		t.Errorf("ReLU6(-1,0,3,6,7) = %v, gradient %v; want (0,0,3,6,6), (0,0,1,0,0)", y, g)
+	}
+}
+
+// TestWeightValuesWaitForActivations checks, on the pure-Go backend, that
+// the activation-sized values computed from the weights alone (per-channel
+// vectors repeated to an activation's shape, the transposed kernel of a
+// convolution's input gradient) depend on the activation they meet, so the
+// backend's parallel executor does not compute them all as the step starts
+// and hold them until used. (Weight-sized copies, such as a kernel
+// reshaped, are not checked.)
+func TestWeightValuesWaitForActivations(t *testing.T) {
+	b := backend.MustGet()
+	if !backend.IsGo(b) {
+		t.Skip("pure-Go backend only")
+	}
+	g := NewGraph(b, "after")
+	defer g.Finalize()
+	x := Parameter(g, "x", shapes.Make(dtypes.Float32, 1, 8, 8, 4))
+	scale := Parameter(g, "scale", shapes.Make(dtypes.Float32, 4))
+	w := Parameter(g, "w", shapes.Make(dtypes.Float32, 3, 3, 4, 4))
+	relu := ReLU(Affine(Conv2D{Pad: SymmetricPad(1)}.Apply(Im2col, x, w), scale, scale))
+	grad := Gradient(ReduceAllSum(relu), x)[0]
+	// reads[n]: which of x and the weights n depends on.
+	type deps struct{ x, weights bool }
+	reads := map[*Node]deps{}
+	var visit func(n *Node) deps
+	visit = func(n *Node) deps {
+		if d, ok := reads[n]; ok {
+			return d
+		}
+		d := deps{x: n == x, weights: n == scale || n == w}
+		for _, in := range n.Inputs() {
+			di := visit(in)
+			d.x, d.weights = d.x || di.x, d.weights || di.weights
+		}
+		reads[n] = d
+		return d
+	}
+	visit(relu)
+	visit(grad)
+	for n, d := range reads {
+		if d.weights && !d.x && n.Shape().Size() >= x.Shape().Size() {
+			t.Errorf("%s %s depends on the weights alone: computed as the step starts", n.Type(), n.Shape())
+		}
 	}
 }

@@ -56,6 +56,7 @@ import argparse
 import collections
 import json
 import os
+import resource
 import statistics
 import struct
 import sys
@@ -332,7 +333,8 @@ def cmd_bench(a):
         times.append(time.perf_counter() - t0)
     print(json.dumps({"arch": a.arch, "size": a.size, "layer": a.layer, "batch": a.batch,
                       "iters": a.iters, "median_s": statistics.median(times), "min_s": min(times),
-                      "threads": threads, "torch_version": torch.__version__}))
+                      "threads": threads, "torch_version": torch.__version__,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 def main(argv=None):

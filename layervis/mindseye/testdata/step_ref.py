@@ -46,6 +46,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import statistics
 import time
 
@@ -115,7 +116,8 @@ def bench(a):
         times.append(time.perf_counter() - t0)
     print(json.dumps({"arch": a.arch, "k": K, "size": S, "iters": a.iters,
                       "median_s": statistics.median(times), "min_s": min(times),
-                      "threads": torch.get_num_threads(), "torch_version": torch.__version__}))
+                      "threads": torch.get_num_threads(), "torch_version": torch.__version__,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 def main():
