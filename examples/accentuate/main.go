@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"regexp"
 	"time"
@@ -130,26 +129,8 @@ OUT/photo.png, OUT/snapshots/step_NNNN.png and OUT/report.json.
 	return o, nil
 }
 
-// errInterrupted reports a run stopped by Ctrl-C (exit status 130).
-var errInterrupted = errors.New("interrupted")
-
 func main() {
-	o, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "accentuate:", err)
-		os.Exit(2)
-	}
-	err = run(cli.SignalContext(), o, os.Stdout, os.Stderr)
-	switch {
-	case errors.Is(err, errInterrupted):
-		os.Exit(130)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "accentuate:", err)
-		os.Exit(1)
-	}
+	cli.Main(parseFlags, run, cli.Prefix("accentuate"))
 }
 
 // Report is report.json.
@@ -324,7 +305,7 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	if res.Interrupted {
 		fmt.Fprintf(stdout, "interrupted after %d of %d steps; the outputs so far are in %s\n", res.Steps, o.steps, o.out)
-		return errInterrupted
+		return cli.ErrInterrupted
 	}
 	return rerr
 }

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/layervis/layervis/examples/internal/cli"
 )
 
 // testPhoto writes a small colour PNG and returns its path.
@@ -124,7 +126,7 @@ func TestRun(t *testing.T) {
 }
 
 // TestInterrupt cancels the run before it starts: the command returns
-// errInterrupted (exit 130) and keeps what it made.
+// cli.ErrInterrupted (exit 130) and keeps what it made.
 func TestInterrupt(t *testing.T) {
 	dir := t.TempDir()
 	img := testPhoto(t, dir)
@@ -132,8 +134,8 @@ func TestInterrupt(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	text, err := runArgs(ctx, t, base(img, out))
-	if !errors.Is(err, errInterrupted) {
-		t.Fatalf("error %v, want errInterrupted\n%s", err, text)
+	if !errors.Is(err, cli.ErrInterrupted) {
+		t.Fatalf("error %v, want cli.ErrInterrupted\n%s", err, text)
 	}
 	for _, f := range []string{"accentuated.png", "photo.png", "report.json"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {

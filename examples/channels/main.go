@@ -32,7 +32,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"image"
@@ -173,25 +172,8 @@ OUT/report.json. Ctrl-C stops and keeps the latest images.
 	return o, nil
 }
 
-// errInterrupted is returned by run when Ctrl-C stopped the render.
-var errInterrupted = errors.New("interrupted")
-
 func main() {
-	o, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		os.Exit(2)
-	}
-	err = run(cli.SignalContext(), o, os.Stdout, os.Stderr)
-	switch {
-	case errors.Is(err, errInterrupted):
-		os.Exit(130)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "channels:", err)
-		os.Exit(1)
-	}
+	cli.Main(parseFlags, run, cli.Prefix("channels"))
 }
 
 // parseChannels parses "3,17,40" or "0-15,20" into channel numbers of a
@@ -501,7 +483,7 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	j.summary(stdout)
 	if interrupted {
 		fmt.Fprintf(stdout, "interrupted after %d steps; the images so far are in %s\n", res.Steps, j.out.Path)
-		return errInterrupted
+		return cli.ErrInterrupted
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/layervis/layervis/examples/internal/cli"
 	"github.com/layervis/layervis/examples/internal/clitest"
 	"github.com/layervis/layervis/layervis/outdir"
 )
@@ -224,8 +225,8 @@ func TestInterrupt(t *testing.T) {
 	defer cancel()
 	stderr := &cancelOn{s: "images saved", cancel: cancel}
 	var stdout bytes.Buffer
-	if err := run(ctx, o, &stdout, stderr); !errors.Is(err, errInterrupted) {
-		t.Fatalf("run: %v, want errInterrupted\n%s", err, stderr.buf.String())
+	if err := run(ctx, o, &stdout, stderr); !errors.Is(err, cli.ErrInterrupted) {
+		t.Fatalf("run: %v, want cli.ErrInterrupted\n%s", err, stderr.buf.String())
 	}
 	r := readReport(t, out)
 	if r.Status != outdir.StatusInterrupted || r.Steps < 1 || r.Steps >= 50 || !strings.Contains(stdout.String(), "interrupted after") {

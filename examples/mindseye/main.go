@@ -64,7 +64,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -229,26 +228,8 @@ func referenceSettings(ref *mindseye.Config) []setting {
 }
 
 func main() {
-	o, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		os.Exit(2)
-	}
-	err = run(cli.SignalContext(), o, os.Stdout, os.Stderr)
-	switch {
-	case errors.Is(err, errInterrupted):
-		os.Exit(130) // 128 + SIGINT, as a shell reports an interrupted command
-	case err != nil:
-		fmt.Fprintln(os.Stderr, message(err))
-		os.Exit(1)
-	}
+	cli.Main(parseFlags, run, message)
 }
-
-// errInterrupted is run's error when it was stopped (Ctrl-C) after keeping
-// the outputs so far.
-var errInterrupted = errors.New("interrupted")
 
 // flags maps mindseye.Config fields to the flags that set them.
 var flags = map[string]string{
@@ -353,7 +334,7 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	switch {
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintf(stdout, "interrupted after %d iterations; the outputs so far are in %s\n", rep.Iterations, cfg.Out)
-		return errInterrupted
+		return cli.ErrInterrupted
 	case err != nil:
 		return err
 	}

@@ -6,6 +6,8 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -113,4 +115,37 @@ func (b *Bar) Clear() {
 // ETA formats the time left for done of total steps at rate steps a second.
 func ETA(done, total int, rate float64) string {
 	return (time.Duration(float64(total-done)/max(rate, 1e-9)) * time.Second).Round(time.Second).String()
+}
+
+// ErrInterrupted is a command's error when Ctrl-C stopped it after it kept
+// what it had made; [Main] exits with status 130 for it.
+var ErrInterrupted = errors.New("interrupted")
+
+// Main runs a command: parse reads the flags (-help exits 0; a bad flag or
+// value prints message(err) and exits 2), run does the work with a
+// context that Ctrl-C cancels ([SignalContext]), and Main exits 130 (128 +
+// SIGINT, as a shell reports an interrupted command) when run returns
+// [ErrInterrupted], or prints message(err) and exits 1 on any other error.
+func Main[O any](parse func(args []string, stderr io.Writer) (O, error), run func(ctx context.Context, o O, stdout, stderr io.Writer) error, message func(error) string) {
+	o, err := parse(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, message(err))
+		os.Exit(2)
+	}
+	err = run(SignalContext(), o, os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, ErrInterrupted):
+		os.Exit(130)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, message(err))
+		os.Exit(1)
+	}
+}
+
+// Prefix returns a message function for [Main] that prints "name: error".
+func Prefix(name string) func(error) string {
+	return func(err error) string { return name + ": " + err.Error() }
 }
