@@ -8,6 +8,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -379,22 +380,11 @@ func modelActs(m cnn.Model, img *Node, o Objective) Acts {
 // compiling, so that a graph-building panic (a bad channel, say) becomes
 // an error: GoMLX never finalizes an Exec whose compilation panicked.
 func execModel(b compute.Backend, m cnn.Model, name string, fn func(in []*Node) []*Node, args ...*tensors.Tensor) ([]float64, error) {
-	if err := func() (err error) {
-		g := NewGraph(b, "optvis_"+name+"_check")
-		defer g.Finalize()
-		defer func() {
-			if e := recover(); e != nil {
-				err = fmt.Errorf("optvis: %v", e)
-			}
-		}()
-		model.SetStore(g, m.Store())
-		in := make([]*Node, len(args))
-		for i, a := range args {
-			in[i] = Parameter(g, fmt.Sprintf("in%d", i), a.Shape())
-		}
-		fn(in)
-		return nil
-	}(); err != nil {
+	shp := make([]shapes.Shape, len(args))
+	for i, a := range args {
+		shp[i] = a.Shape()
+	}
+	if err := checkBuild(b, m, name, shp, func(in []*Node) { fn(in) }); err != nil {
 		return nil, err
 	}
 	exec, err := model.NewExec(b, m.Store(), func(_ *model.Scope, in []*Node) []*Node { return fn(in) })

@@ -331,22 +331,30 @@ func (r *Renderer) newGraphs() (g *graphs, err error) {
 // rank) into an error. It must come first: GoMLX v0.28.8's Exec never
 // finishes a compilation that panicked, and finalizing it then waits
 // forever.
-func (g *graphs) dryRun() (err error) {
-	gr := NewGraph(g.r.b, "optvis_check")
+func (g *graphs) dryRun() error {
+	return checkBuild(g.r.b, g.r.m, "render", g.inputShapes(), func(in []*Node) {
+		g.stepFn(nil, in)
+		g.snapFn(nil, in[0])
+	})
+}
+
+// checkBuild builds fn over parameters of the shapes shp in a throwaway
+// graph, without compiling it, and returns a graph-building panic as an
+// error (see [graphs.dryRun] for why this must come before model.NewExec).
+func checkBuild(b compute.Backend, m cnn.Model, name string, shp []shapes.Shape, fn func(in []*Node)) (err error) {
+	gr := NewGraph(b, "optvis_"+name+"_check")
 	defer gr.Finalize()
 	defer func() {
 		if e := recover(); e != nil {
 			err = fmt.Errorf("optvis: %v", e)
 		}
 	}()
-	model.SetStore(gr, g.r.m.Store())
-	shp := g.inputShapes()
+	model.SetStore(gr, m.Store())
 	in := make([]*Node, len(shp))
 	for i, s := range shp {
 		in[i] = Parameter(gr, fmt.Sprintf("in%d", i), s)
 	}
-	g.stepFn(nil, in)
-	g.snapFn(nil, in[0])
+	fn(in)
 	return nil
 }
 
