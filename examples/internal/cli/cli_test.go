@@ -39,3 +39,11 @@ func TestOpenModelNamed(t *testing.T) {
 		t.Errorf("OpenModel(resnet19): %v, want unknown model", err)
 	}
 }
+
+func TestOpenModelWeightsNeedModel(t *testing.T) {
+	var stderr bytes.Buffer
+	_, _, err := OpenModel("", "resnet50.pth", nil, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "-weights resnet50.pth needs -model") {
+		t.Errorf("OpenModel with -weights and no -model: %v, want an error naming -model", err)
+	}
+}
