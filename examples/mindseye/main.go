@@ -51,11 +51,14 @@
 //     blew up into saturated colour noise, and with the reference's λ one
 //     facet stayed at 2.1×.
 //
-// With the quick settings, seeds 0–5 gave 3–29× on all 24 facets. The
+// With the quick settings and the host arithmetic as the reference does it
+// (the blur fix and float32 blends of round 2), seeds 0–5 gave 7–32× on 22
+// of 24 facets; one facet of seed 4 ended at 1.02× (it reached 5.7× by
+// iteration 150, then fell back) and one of seed 5 at 2.55×. The
 // optimization is chaotic: the seed, or a change in the backend's
-// rounding, changes which facet gains most, and a facet can still blow up
-// into noise and lose most of its gain (none of these 24 did; 1 of 12 did
-// at 160², which was not better otherwise and takes 1.5× as long).
+// rounding, changes which facet gains most, and a facet can blow up into
+// noise and lose most of its gain. (Measured before JPEG decoding followed
+// libjpeg, which moves the demo photos' pixels by a few levels.)
 package main
 
 import (
