@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -35,8 +36,11 @@ func TestMakefile(t *testing.T) {
 	if jup := dry("jupyter"); !strings.Contains(jup[len(jup)-1], "layervis-kernel notebook") {
 		t.Errorf("make jupyter runs %q, want layervis-kernel notebook", jup[len(jup)-1])
 	}
-	if fuzz := strings.Join(dry("fuzz"), "\n"); !strings.Contains(fuzz, "-fuzzminimizetime") {
-		t.Errorf("make fuzz does not bound the fuzzer's minimization (a short run would only minimize):\n%s", fuzz)
+	if fuzz := strings.Join(dry("fuzz"), "\n"); !strings.Contains(fuzz, "scripts/fuzz.sh") {
+		t.Errorf("make fuzz does not run scripts/fuzz.sh:\n%s", fuzz)
+	}
+	if script, err := os.ReadFile(filepath.Join(root, "scripts", "fuzz.sh")); err != nil || !strings.Contains(string(script), "-fuzzminimizetime") {
+		t.Errorf("scripts/fuzz.sh does not bound the fuzzer's minimization (a short run would only minimize): %v", err)
 	}
 	demo := dry("demo")
 	say, build, run := -1, -1, -1
@@ -90,5 +94,46 @@ func TestQuickstartSettings(t *testing.T) {
 	}
 	if !strings.Contains(all, "quick settings* of\n`make demo`") {
 		t.Error("notebook 01 does not say it runs the settings of make demo")
+	}
+}
+
+// TestFuzzScript runs scripts/fuzz.sh with a stand-in go command: a run
+// that ends with Go 1.26's spurious "context deadline exceeded" and writes
+// no failing input passes (golang/go#75804), one that writes a failing
+// input fails, and so does any other failure.
+func TestFuzzScript(t *testing.T) {
+	root, err := RepoRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, test string // the stand-in's "go test" body
+		pass       bool
+	}{
+		{"clean", `exit 0`, true},
+		{"deadline race", `echo '--- FAIL: FuzzX (10.36s)'; echo '    context deadline exceeded'; exit 1`, true},
+		{"failing input", `mkdir -p "$PKG/testdata/fuzz/FuzzX"; touch "$PKG/testdata/fuzz/FuzzX/abc"; echo '    context deadline exceeded'; echo 'Failing input written to testdata/fuzz/FuzzX/abc'; exit 1`, false},
+		{"other failure", `echo 'panic: boom'; exit 1`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pkg := t.TempDir()
+			if err := os.WriteFile(filepath.Join(pkg, "x_test.go"), []byte("package x\n\nfunc FuzzX(f *testing.F) {}\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			stub := filepath.Join(t.TempDir(), "go")
+			body := "#!/usr/bin/env bash\nPKG=" + pkg + "\ncase \"$1 $2\" in\n" +
+				"\"list ./...\") echo example.com/x ;;\n" +
+				"\"list -f\") echo \"$PKG\" ;;\n" +
+				"*) " + tc.test + " ;;\nesac\n"
+			if err := os.WriteFile(stub, []byte(body), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(filepath.Join(root, "scripts", "fuzz.sh"))
+			cmd.Env = append(os.Environ(), "GO="+stub)
+			out, err := cmd.CombinedOutput()
+			if (err == nil) != tc.pass {
+				t.Errorf("fuzz.sh: %v, want pass=%v\n%s", err, tc.pass, out)
+			}
+		})
 	}
 }
