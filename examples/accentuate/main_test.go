@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"hash/crc32"
 	"image"
@@ -16,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/layervis/layervis/examples/internal/cli"
+	"github.com/layervis/layervis/examples/internal/clitest"
 )
 
 // testPhoto writes a small colour PNG and returns its path.
@@ -95,14 +95,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("%s: %dx%d, %v; want a 32x32 PNG", f, cfg.Width, cfg.Height, err)
 		}
 	}
-	var rep Report
-	data, err := os.ReadFile(filepath.Join(out, "report.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := *clitest.Report[Report](t, out)
 	t.Logf("activation %.4f → %.4f (%.2f×), correlation %.3f, balance %.3g", rep.ActivationPhoto, rep.ActivationFinal, rep.Gain, rep.Correlation, rep.Balance)
 	if rep.Tool != tool || rep.StepsDone != 6 || rep.Interrupted || len(rep.Snapshots) != 2 || rep.Keep != "layer1.0" || rep.Alpha != defaultAlpha {
 		t.Errorf("report: %+v", rep)

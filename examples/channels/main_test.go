@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -24,19 +23,6 @@ func base(t *testing.T) []string {
 	in := t.TempDir()
 	clitest.Ramps(t, in, 3)
 	return []string{"-model", "resnet18", "-layer", "layer1", "-size", "32", "-steps", "4", "-save-every", "2", "-photos", in}
-}
-
-func readReport(t *testing.T, dir string) *Report {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, "report.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r Report
-	if err := json.Unmarshal(data, &r); err != nil {
-		t.Fatal(err)
-	}
-	return &r
 }
 
 func TestRun(t *testing.T) {
@@ -76,7 +62,7 @@ func TestRun(t *testing.T) {
 			if !strings.Contains(stdout.String(), tc.files[0]) || !strings.Contains(stderr.String(), "RANDOM weights") {
 				t.Errorf("output does not name %s or the random weights:\n%s\n%s", tc.files[0], stdout.String(), stderr.String())
 			}
-			r := readReport(t, out)
+			r := clitest.Report[Report](t, out)
 			if r.Tool != Tool || r.Status != outdir.StatusComplete || r.Steps != 4 || !reflect.DeepEqual(r.Snapshots, []int{2, 4}) ||
 				!reflect.DeepEqual(r.Settings.Channels, tc.channels) || len(r.Units) != tc.units || r.Backend == "" {
 				t.Fatalf("report: %+v", r)
@@ -228,7 +214,7 @@ func TestInterrupt(t *testing.T) {
 	if err := run(ctx, o, &stdout, stderr); !errors.Is(err, cli.ErrInterrupted) {
 		t.Fatalf("run: %v, want cli.ErrInterrupted\n%s", err, stderr.buf.String())
 	}
-	r := readReport(t, out)
+	r := clitest.Report[Report](t, out)
 	if r.Status != outdir.StatusInterrupted || r.Steps < 1 || r.Steps >= 50 || !strings.Contains(stdout.String(), "interrupted after") {
 		t.Errorf("report status %q after %d steps; stdout:\n%s", r.Status, r.Steps, stdout.String())
 	}

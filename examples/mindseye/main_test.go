@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"io"
@@ -21,20 +20,6 @@ import (
 	"github.com/layervis/layervis/layervis/assets"
 	"github.com/layervis/layervis/layervis/mindseye"
 )
-
-// readReport reads the report.json of the output folder out.
-func readReport(t *testing.T, out string) *mindseye.Report {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(out, "report.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep mindseye.Report
-	if err := json.Unmarshal(data, &rep); err != nil {
-		t.Fatal(err)
-	}
-	return &rep
-}
 
 func TestRun(t *testing.T) {
 	in := t.TempDir()
@@ -83,7 +68,7 @@ func TestRun(t *testing.T) {
 			if !strings.Contains(stderr.String(), "RANDOM weights") {
 				t.Errorf("no random-weights notice on stderr:\n%s", stderr.String())
 			}
-			rep := readReport(t, out)
+			rep := clitest.Report[mindseye.Report](t, out)
 			if !tc.check(rep.Settings) {
 				t.Errorf("report settings do not follow the flags %v: %+v", tc.args, rep.Settings)
 			}
@@ -264,7 +249,7 @@ func TestInterrupt(t *testing.T) {
 	if !strings.Contains(stdout.String(), "4 images → up to 2 facets") || !strings.Contains(stdout.String(), "interrupted after") {
 		t.Errorf("stdout lacks the image count or the interruption:\n%s", stdout.String())
 	}
-	if rep := readReport(t, out); rep.Status != mindseye.StatusInterrupted || rep.Iterations < 4 {
+	if rep := clitest.Report[mindseye.Report](t, out); rep.Status != mindseye.StatusInterrupted || rep.Iterations < 4 {
 		t.Errorf("report: status %q after %d iterations, want interrupted after at least 4", rep.Status, rep.Iterations)
 	}
 	if _, err := os.Stat(filepath.Join(out, "facet_01", "iteration_0004.png")); err != nil {

@@ -2,6 +2,7 @@
 package clitest
 
 import (
+	"encoding/json"
 	"image"
 	"image/color"
 	"image/png"
@@ -32,4 +33,18 @@ func Ramps(t testing.TB, dir string, n int) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// Report reads and decodes the report.json of the output folder dir.
+func Report[R any](t testing.TB, dir string) *R {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r R
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatalf("%s/report.json: %v", dir, err)
+	}
+	return &r
 }
