@@ -11,7 +11,8 @@
 //	img := res.Final().Images[0] // *image.NRGBA
 //
 // [Render] returns a [Renderer]; its options (Size, Batch, Param,
-// Transforms, Steps, Snapshots, Seed, LR, Adam, Schedule, Progress) end
+// Transforms, Steps, Snapshots, Seed, LR, Adam, RedirectReLU, Schedule,
+// Progress) end
 // with [Renderer.Done], which runs the steps and returns a [Result]: the
 // images of each [Snapshot] and the objective's value on them (untransformed).
 // Progress events ([Event]) follow mindseye's style: a compile message,
@@ -19,6 +20,14 @@
 // the snapshot when one was taken. Cancelling the context stops after the
 // current step and returns what was made (Result.Interrupted, and the
 // context's error).
+//
+// A ReLU unit that is zero on the initial image gets no gradient, and a
+// render of it would never start; so for its first [RedirectSteps] steps
+// a render from a random start takes lucid's redirected ReLU gradients
+// (nn.RedirectReLUs: in an image where a whole ReLU layer passes no
+// gradient, the gradient that pushes the units back into their live range
+// passes), then the true gradient ([Renderer.RedirectReLU] sets the
+// number of steps; 0 turns it off).
 //
 // The parameters and Adam's moments stay on the device between steps; the
 // host sees only the objective's values every step and the images at
