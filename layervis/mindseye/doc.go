@@ -11,16 +11,22 @@
 //     Size×Size with OpenCV's INTER_AREA (its uint8 arithmetic in Compat,
 //     as the reference resizes 8-bit images).
 //
-//   - run.go, Stage A (Run.Prepare): the target layer's activations of
+//   - run.go: the Run, its life cycle (New, Prepare, Continue, Finish) and
+//     Generate.
+//
+//   - features.go, Stage A (Run.Prepare): the target layer's activations of
 //     every image, globally average-pooled to a C-vector, in batches.
 //
-//   - facets.go, Stage B: PCA (50 components), exact t-SNE to 2-D and
+//   - facetset.go and facets.go, Stage B: PCA (50 components), exact t-SNE to 2-D and
 //     k-means++ into K facets. Per facet, M exemplars, soft weights from
 //     their t-SNE distances to the centre, the target vector T_k (weighted
 //     mean of the exemplars' features), its n largest channels S_k, and the
 //     initial image: the weighted blend of the exemplars.
 //
-//   - graph.go, Stage C (Run.Step): one compiled computation per iteration
+//   - optimize.go, Stage C (Run.Step): each iteration's schedules, host
+//     operations and step, in the reference's order.
+//
+//   - graph.go: one compiled computation per iteration
 //     that feeds the K images to the network and takes the gradient of
 //
 //     −Σ W·a·T  +  Charbonnier(a − T) + log Z(1)  +  λ·‖P‖₁
@@ -46,7 +52,7 @@
 //     skimage's denoise_tv_bregman, scipy.ndimage.zoom) and its float32
 //     arithmetic for the masks and blends, in both presets.
 //
-//   - report.go and plot.go: facet_XX/iteration_NNNN.png snapshots,
+//   - record.go, report.go and plot.go: facet_XX/iteration_NNNN.png snapshots,
 //     tsne.png and report.json in the output folder.
 //
 // The reference code has quirks that change what is optimized (the
