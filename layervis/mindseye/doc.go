@@ -31,7 +31,9 @@
 //
 //     −Σ W·a·T  +  Charbonnier(a − T) + log Z(1)  +  λ·‖P‖₁
 //
-//     (a the pooled target activations, P the penalty layer) with respect
+//     (a the pooled target activations, P the penalty layer; the objective
+//     is built from layervis/optvis's pieces, the same definition as
+//     Run.ToolboxObjective) with respect
 //     to the input, masks it with a centred Gaussian, takes the SGD step
 //     x − 1.9·lr·mask⊙∇ in normalized space and quantizes back to 8 bits;
 //     it also pastes the images into the jitter canvas (a 1.2× zoom of the

@@ -33,7 +33,7 @@ type netSpec struct {
 	target  string // pooled layer
 	penalty string // L1 layer
 	// k is K, the facets of the whole batch: the loss of a micro-batch is
-	// its images' share of the batch's loss (see loss).
+	// its images' share of the batch's loss (see objective).
 	k int
 	// distScale multiplies (mean Charbonnier + logPartition): K² with
 	// Quirks.SquaredBatchTerms, else K (the sum of per-image means).
@@ -114,26 +114,62 @@ func (s *netSpec) layers(x *Node) (a, p *Node) {
 	return optvis.Pooled(out[0]), out[1]
 }
 
-// loss returns the terms [activation, distance, L1] and their sum for a
-// micro-batch of B of the K images:
+// What Stage C's step feeds the objective (see objective): the pooled
+// target activations, each image's channel weights times its target
+// (W⊙T), the targets and λ.
+const (
+	keyPooled  = "mindseye:pooled"
+	keyWeights = "mindseye:weights"
+	keyTarget  = "mindseye:target"
+	keyLambda  = "mindseye:lambda"
+)
+
+// objective is the method's dual objective, to maximize, on the activation
+// of the target layer under the name target (pooled or not) and the
+// penalty layer's:
 //
-//	activation = −Σ_b Σ_j W_bj · a_bj · T_bj
-//	distance   = distScale · (Σ_bj (sqrt((a_bj − T_bj)² + 1) − 1)/(K·C) + log Z(1)·B/K)
-//	L1         = l1Scale · λ · Σ |P|
+//	Σ_b Σ_j (W⊙T)_bj · a_bj  −  distScale·B/K·(Charbonnier(a, T) + log Z(1))  −  l1Scale·λ·Σ|P|
 //
-// W is the channel weight matrix (see channelWeights). Every term is a sum
-// over the images, so the micro-batches' terms add up to the whole batch's
-// (with B = K, distance is distScale · (mean + log Z(1))), and each image's
-// gradient is the same whichever micro-batch it is in.
-func (s *netSpec) loss(a, p, target, weights, lambda *Node) (terms []*Node, total *Node) {
-	b := a.Shape().Dim(0)
-	act := Neg(ReduceAllSum(Mul(Mul(weights, a), target)))
-	// Charbonnier is the mean over this micro-batch's B·C values; B/K makes it
-	// the whole batch's sum over K·C.
-	dist := MulScalar(AddScalar(optvis.Charbonnier(a, target), logPartition), s.distScale*float64(b)/float64(s.k))
-	l1 := MulScalar(Mul(lambda, ReduceAllSum(Abs(p))), s.l1Scale)
-	total = Add(Add(act, dist), l1)
-	return []*Node{act, dist, l1}, total
+// for a batch of B of the K images (W the channel weight matrix, see
+// channelWeights; Charbonnier the mean over the batch's B·C values). Every
+// term is a sum over the images, so the micro-batches' terms add up to the
+// whole batch's and each image's gradient is the same whichever
+// micro-batch it is in. Stage C's step (stepFn, with the data fed as
+// inputs) and the toolbox variant ([Run.ToolboxObjective], with it fixed)
+// both optimize this one definition; the loss is its negation.
+func (s *netSpec) objective(target string, weights, tgt, lambda optvis.Data) optvis.Objective {
+	return optvis.Sum(
+		optvis.ChannelSetOf(target, weights),
+		optvis.PooledDistanceOf(target, tgt).Offset(-logPartition).Scale(s.distScale).Share(s.k),
+		optvis.L1(s.penalty, 0).ScaleBy(lambda).Scale(-s.l1Scale),
+	)
+}
+
+// loss returns the loss terms [activation, distance, L1] (the objective's
+// terms, negated) and their sum for the pooled target activations a [B, C]
+// and the penalty layer p, with the fed weights (W⊙T), target and λ.
+func (s *netSpec) loss(a, p, weights, target, lambda *Node) (terms []*Node, total *Node) {
+	acts := optvis.Acts{keyPooled: a, s.penalty: p, keyWeights: weights, keyTarget: target, keyLambda: lambda}
+	obj := s.objective(keyPooled, optvis.Fed(keyWeights), optvis.Fed(keyTarget), optvis.Fed(keyLambda))
+	for _, t := range obj.Terms() {
+		v := Neg(t.Build(acts))
+		terms = append(terms, v)
+		if total == nil {
+			total = v
+		} else {
+			total = Add(total, v)
+		}
+	}
+	return terms, total
+}
+
+// weightedTarget32 returns W⊙T, the activation term's weights.
+func weightedTarget32(w, t []float32) []float32 {
+	out := make([]float32, len(w))
+	for i, v := range w {
+		out[i] = v * t[i]
+	}
+	return out
 }
 
 // Inputs of the step, in order; the canvas and offsets only with jitter,
@@ -149,7 +185,7 @@ const (
 )
 
 // stepFn is the whole gradient step of a micro-batch of B images, inputs
-// [pixels, target, weights, mask, lr, lambda] (+ canvas, ox, oy) (+ momentum
+// [pixels, target, weights (W⊙T), mask, lr, lambda] (+ canvas, ox, oy) (+ momentum
 // buffer), outputs [new pixels, terms (act, dist, L1, total), pooled
 // activations [B, C]] (+ canvas with the input pixels pasted at (ox, oy))
 // (+ new buffer) (+ gradient w.r.t. the step space). The terms and
@@ -160,7 +196,7 @@ func (s *netSpec) stepFn(_ *model.Scope, in []*Node) []*Node {
 	next := numFixedInputs
 	x := s.toStep(pixels)
 	a, p := s.layers(s.toModel(x))
-	terms, total := s.loss(a, p, target, weights, lambda)
+	terms, total := s.loss(a, p, weights, target, lambda)
 	grad := Gradient(total, x)[0]
 	g := Mul(grad, Reshape(mask, 1, 1, mask.Shape().Dim(0), mask.Shape().Dim(1)))
 	// PyTorch's SGD(nesterov=True): buf = momentum·buf + g (buf = g on the

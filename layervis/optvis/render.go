@@ -217,16 +217,8 @@ func (r *Renderer) check() error {
 	if r.obj.IsZero() || slices.ContainsFunc(r.obj.Terms(), Objective.IsZero) {
 		return errors.New("optvis: no objective (or a zero Objective in a Sum); use e.g. optvis.Channel(layer, c)")
 	}
-	var layers []string
-	for _, l := range r.obj.Layers() {
-		if l != ImageLayer {
-			layers = append(layers, l)
-		}
-	}
-	if len(layers) > 0 {
-		if err := cnn.Check(r.m, layers...); err != nil {
-			return err
-		}
+	if err := checkLayers(r.m, r.obj); err != nil {
+		return err
 	}
 	in := r.m.Input()
 	if in.Channels != 3 {
