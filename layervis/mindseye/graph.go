@@ -75,14 +75,13 @@ func sameConvention(a, b cnn.Input) bool {
 	return a.Range == b.Range && slices.Equal(a.Mean, b.Mean) && slices.Equal(a.Std, b.Std)
 }
 
+// levels is the 8-bit pixel parameterization of the step (see
+// optvis.Levels).
+func (s *netSpec) levels() optvis.Levels { return optvis.Levels{Space: stepSpace, Swap: s.swap} }
+
 // toStep maps pixels [B, H, W, 3] (0..255, display order) to the step space
 // [B, 3, H, W] in the network's channel order.
-func (s *netSpec) toStep(pixels *Node) *Node {
-	if s.swap {
-		pixels = Reverse(pixels, 3)
-	}
-	return cnn.NormalizeNode(DivScalar(TransposeAllAxes(pixels, 0, 3, 1, 2), 255), stepSpace)
-}
+func (s *netSpec) toStep(pixels *Node) *Node { return s.levels().ToSpace(pixels) }
 
 // toModel maps the step space to the model's input.
 func (s *netSpec) toModel(z *Node) *Node {
@@ -95,14 +94,7 @@ func (s *netSpec) toModel(z *Node) *Node {
 // toPixels is the inverse of toStep followed by the reference's
 // quantization (recreate_image): de-normalize, clip to [0,1], round half to
 // even of v·255. It returns [B, H, W, 3] in display order.
-func (s *netSpec) toPixels(z *Node) *Node {
-	v := Round(MulScalar(ClipScalar(cnn.DenormalizeNode(z, stepSpace), 0, 1), 255))
-	p := TransposeAllAxes(v, 0, 2, 3, 1)
-	if s.swap {
-		p = Reverse(p, 3)
-	}
-	return p
-}
+func (s *netSpec) toPixels(z *Node) *Node { return s.levels().Quantize(z) }
 
 // layers builds the target's pooled activation and the penalty layer.
 func (s *netSpec) layers(x *Node) (a, p *Node) {
@@ -198,20 +190,16 @@ func (s *netSpec) stepFn(_ *model.Scope, in []*Node) []*Node {
 	a, p := s.layers(s.toModel(x))
 	terms, total := s.loss(a, p, weights, target, lambda)
 	grad := Gradient(total, x)[0]
-	g := Mul(grad, Reshape(mask, 1, 1, mask.Shape().Dim(0), mask.Shape().Dim(1)))
-	// PyTorch's SGD(nesterov=True): buf = momentum·buf + g (buf = g on the
-	// first step), update = g + momentum·buf.
-	buf := g
-	var canvas *Node
+	var canvas, buf *Node
 	if s.jitter {
 		canvas = paste(in[next], pixels, in[next+1], in[next+2])
 		next += 3
 	}
 	if s.persistent {
-		buf = Add(MulScalar(in[next], s.momentum), g)
+		buf = in[next]
 	}
-	update := Add(g, MulScalar(buf, s.momentum))
-	x = Sub(x, Mul(lr, update))
+	mask = Reshape(mask, 1, 1, mask.Shape().Dim(0), mask.Shape().Dim(1))
+	x, buf = optvis.Nesterov{Momentum: s.momentum}.Update(x, grad, mask, buf, lr)
 	out := []*Node{s.toPixels(x), Stack(append(terms, total), 0), a}
 	if s.jitter {
 		out = append(out, canvas)

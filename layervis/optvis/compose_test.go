@@ -3,6 +3,7 @@ package optvis
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,6 +13,8 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/layervis/layervis/layervis/backend"
+	"github.com/layervis/layervis/layervis/cnn"
+	"github.com/layervis/layervis/layervis/internal/pyref"
 )
 
 // TestFedData checks the pieces a caller's own step composes (Fed data,
@@ -132,5 +135,86 @@ func TestFedRefused(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), `"mine:w"`) {
 		t.Errorf("Build without the input: err = %v, want one naming it", err)
+	}
+}
+
+// TestNesterov checks the masked update against torch.optim.SGD with
+// Nesterov momentum over three steps (the mask applied to the gradient).
+func TestNesterov(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	n := Nesterov{Momentum: 0.9}
+	const lr = 0.3
+	p, mask := randn(rng, 10), randn(rng, 10)
+	grads := [][]float32{randn(rng, 10), randn(rng, 10), randn(rng, 10)}
+	var want struct{ Out []float64 }
+	pyref.JSON(t, []string{"torch"}, refScript, "nesterov", map[string]any{"p": p, "mask": mask, "grads": grads,
+		"lr": lr, "momentum": n.Momentum}, &want)
+	first := MustNewExec(backend.MustGet(), func(p, g, m, lr *Node) (*Node, *Node) {
+		return n.Update(p, g, m, nil, lr)
+	})
+	defer first.Finalize()
+	next := MustNewExec(backend.MustGet(), func(p, g, m, buf, lr *Node) (*Node, *Node) {
+		return n.Update(p, g, m, buf, lr)
+	})
+	defer next.Finalize()
+	pt, mt := tensors.FromFlatDataAndDimensions(p, 10), tensors.FromFlatDataAndDimensions(mask, 10)
+	var buf *tensors.Tensor
+	for i, g := range grads {
+		gt := tensors.FromFlatDataAndDimensions(g, 10)
+		var out []*tensors.Tensor
+		if i == 0 {
+			out = first.MustExec(pt, gt, mt, float32(lr))
+		} else {
+			out = next.MustExec(pt, gt, mt, buf, float32(lr))
+		}
+		pt, buf = out[0], out[1]
+	}
+	if e := pyref.RelErr(flat(t, pt), f32(want.Out)); e > 1e-6 {
+		t.Errorf("relative error %.2g against torch.optim.SGD(nesterov=True) after 3 steps", e)
+	}
+}
+
+// TestLevels checks that 8-bit levels survive the step space and the
+// quantization unchanged (with and without the channel swap), that the
+// step space is the convention's normalization of the levels, and that
+// Quantize8 rounds half to even and clips.
+func TestLevels(t *testing.T) {
+	in := cnn.Input{Range: [2]float32{0, 1}, Mean: []float32{0.485, 0.456, 0.406}, Std: []float32{0.229, 0.224, 0.225}}
+	lv := make([]float32, 2*3*3*3)
+	for i := range lv {
+		lv[i] = float32((i * 37) % 256)
+	}
+	for _, swap := range []bool{false, true} {
+		l := Levels{Space: in, Swap: swap}
+		out := MustExecOnceN(backend.MustGet(), func(x *Node) []*Node {
+			z := l.ToSpace(x)
+			return []*Node{z, l.Quantize(z)}
+		}, tensors.FromFlatDataAndDimensions(lv, 2, 3, 3, 3))
+		z, back := flat(t, out[0]), flat(t, out[1])
+		for i, v := range lv {
+			if back[i] != v {
+				t.Fatalf("swap %v: level %v came back as %v", swap, v, back[i])
+			}
+		}
+		// z[b, c, y, x] against the level of pixel (b, y, x), channel c (or 2−c).
+		for b := range 2 {
+			for c := range 3 {
+				src := c
+				if swap {
+					src = 2 - c
+				}
+				for p := range 9 {
+					want := (float64(lv[(b*9+p)*3+src])/255 - float64(in.Mean[c])) / float64(in.Std[c])
+					if got := float64(z[(b*3+c)*9+p]); math.Abs(got-want) > 1e-5 {
+						t.Fatalf("swap %v: step space %v at image %d channel %d pixel %d, want %v", swap, got, b, c, p, want)
+					}
+				}
+			}
+		}
+	}
+	got := flat(t, MustExecOnce(backend.MustGet(), Quantize8,
+		tensors.FromFlatDataAndDimensions([]float32{-0.5, 0.5 / 255, 1.5 / 255, 2.5 / 255, 1.2}, 5)))
+	if want := []float32{0, 0, 2, 2, 255}; !slices.Equal(got, want) {
+		t.Errorf("Quantize8 = %v, want %v (clipped, half to even)", got, want)
 	}
 }

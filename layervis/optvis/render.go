@@ -103,6 +103,7 @@ type Renderer struct {
 	snapshots  []int
 	seed       uint64
 	adam       Adam
+	nesterov   *Nesterov // instead of Adam
 	schedule   func(step, steps int) float64
 	progress   func(Event)
 	err        error
@@ -194,6 +195,17 @@ func (r *Renderer) LR(lr float64) *Renderer { r.adam.LR = lr; return r }
 
 // Adam sets all of the optimizer's settings.
 func (r *Renderer) Adam(a Adam) *Renderer { r.adam = a; return r }
+
+// Nesterov steps with SGD and Nesterov momentum ([Nesterov], as the
+// Mind's Eye does) instead of Adam, at the learning rate [Renderer.LR]
+// sets. Its learning rates are not Adam's: the step is the gradient's size.
+func (r *Renderer) Nesterov(momentum float64) *Renderer {
+	if !(momentum >= 0 && momentum < 1) {
+		return r.fail("Nesterov momentum %g must be in [0, 1)", momentum)
+	}
+	r.nesterov = &Nesterov{Momentum: momentum}
+	return r
+}
 
 // Schedule sets a learning-rate multiplier per step (1-based step of
 // steps), e.g. a cosine decay; nil keeps it constant.
@@ -433,7 +445,8 @@ func (g *graphs) terms(img, x *Node, groups int) []*Node {
 	return vals
 }
 
-// stepFn is one optimization step: inputs [params, m, v, t, lr] then the
+// stepFn is one optimization step (Adam's, or Nesterov's with m its
+// buffer and v unused): inputs [params, m, v, t, lr] then the
 // affine maps [O, 6] (geometric transforms) and the noise (with Noise);
 // outputs [params', m', v', values (terms then total)].
 func (g *graphs) stepFn(_ *model.Scope, in []*Node) []*Node {
@@ -454,6 +467,12 @@ func (g *graphs) stepFn(_ *model.Scope, in []*Node) []*Node {
 		total = Add(total, v)
 	}
 	grad := Neg(Gradient(total, p)[0]) // ascent
+	if g.r.nesterov != nil {
+		// m is the momentum buffer: zero before the first step, so the
+		// first buffer is the gradient, as torch's.
+		p2, m2 := g.r.nesterov.Update(p, grad, nil, m, lr)
+		return []*Node{p2, m2, ZerosLike(v), Stack(append(vals, total), 0)}
+	}
 	p2, m2, v2 := g.r.adam.Update(p, grad, m, v, t, lr)
 	return []*Node{p2, m2, v2, Stack(append(vals, total), 0)}
 }
@@ -467,7 +486,7 @@ func (g *graphs) snapFn(_ *model.Scope, p *Node) (*Node, *Node) {
 	for _, v := range vals[1:] {
 		total = Add(total, v)
 	}
-	pix := Round(MulScalar(ClipScalar(TransposeAllAxes(img, 0, 2, 3, 1), 0, 1), 255))
+	pix := Quantize8(TransposeAllAxes(img, 0, 2, 3, 1))
 	return pix, Stack(append(vals, total), 0)
 }
 
