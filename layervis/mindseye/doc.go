@@ -35,7 +35,8 @@
 //     is built from layervis/optvis's pieces, the same definition as
 //     Run.ToolboxObjective) with respect
 //     to the input, masks it with a centred Gaussian, takes the SGD step
-//     x − 1.9·lr·mask⊙∇ in normalized space and quantizes back to 8 bits;
+//     x − 1.9·lr·mask⊙∇ in normalized space (optvis.Nesterov) and quantizes
+//     back to 8 bits (optvis.Levels);
 //     it also pastes the images into the jitter canvas (a 1.2× zoom of the
 //     initial images). The same step with lr = 0 measures the snapshots.
 //
@@ -45,8 +46,9 @@
 //     memory and refuses a run that cannot fit), and the images, canvas and
 //     momentum buffers stay on the device between host operations.
 //
-//   - host.go: between steps, on the host and in parallel over images, the
-//     window re-crop from the canvas every 400 iterations, a centre-weighted
+//   - host.go and hostops.go: between steps, on the host and in parallel
+//     over images, as periodic host operations, the window re-crop from
+//     the canvas every 400 iterations, a centre-weighted
 //     Gaussian blur and +5 brightness, and a centre-weighted TV (split
 //     Bregman) denoising; learning rate, mask width, blur, denoising weight
 //     and λ follow linear schedules. These

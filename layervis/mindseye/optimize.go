@@ -29,6 +29,7 @@ func (r *Run) setupOptimization() error {
 		return err
 	}
 	r.st = st
+	r.ops = r.hostOps()
 	r.report.Memory.MicroBatch = st.micro()
 	r.first, r.last, r.offset, r.total = 1, r.cfg.Iterations, 0, r.cfg.Iterations
 	return nil
@@ -48,13 +49,14 @@ func (r *Run) schedule(i int) Schedule {
 }
 
 // Step runs the next iteration of Stage C, in the reference's order:
-// schedules; window offset (and every WindowStep the re-crop from the
-// canvas); gradient mask; every BlurEvery the centre-weighted blur (and
-// brightness); paste into the canvas; the compiled gradient step with
-// quantization; every DenoiseEvery the centre-weighted TV denoising; the
-// snapshot every SaveEvery and at the last iteration. It returns [ErrDone]
-// when all iterations are done and the context's error when cancelled
-// (before the iteration starts).
+// schedules; window offset; gradient mask; the host operations due before
+// the step (hostOps: every WindowStep the re-crop from the canvas, every
+// BlurEvery the centre-weighted blur and every BrightnessStep of those
+// the brightness); paste into the canvas; the compiled gradient step with
+// quantization; the host operations due after it (every DenoiseEvery the
+// centre-weighted TV denoising); the snapshot every SaveEvery and at the
+// last iteration. It returns [ErrDone] when all iterations are done and
+// the context's error when cancelled (before the iteration starts).
 func (r *Run) Step(ctx context.Context) (ev Event, err error) {
 	if !r.prepared {
 		return ev, errors.New("mindseye: call Prepare before Step")
@@ -70,46 +72,23 @@ func (r *Run) Step(ctx context.Context) (ev Event, err error) {
 	h, st := r.host, r.st
 	sch := r.schedule(i)
 	ev = Event{Stage: StageOptimize, Iteration: i, Done: i - r.first + 1, Total: r.last - r.first + 1, Schedule: sch}
-	var ox, oy int
+	it := &iteration{i: i, sch: sch}
 	t0 := time.Now()
 	if h.canvas != nil {
-		ox, oy = h.offsets()
-		if i%r.cfg.WindowStep == 0 {
-			if err := st.fetchCanvas(); err != nil {
-				return ev, err
-			}
-			h.crop(ox, oy)
-			st.hostChanged()
-			ev.Ops = append(ev.Ops, "crop")
-		}
+		it.ox, it.oy = h.offsets()
 	}
-	mask1 := imageops.GaussianMask(r.cfg.Size, r.cfg.Size, sch.MaskSigma)
-	var mask2 []float32
-	if i%r.cfg.BlurEvery == 0 || i%r.cfg.DenoiseEvery == 0 {
-		mask2 = invert(mask1)
-	}
-	if i%r.cfg.BlurEvery == 0 {
-		bright := 0.0
-		ev.Ops = append(ev.Ops, "blur")
-		if i%r.cfg.BrightnessStep == 0 {
-			bright = r.cfg.Brightness
-			ev.Ops = append(ev.Ops, "brightness")
-		}
-		if err := st.syncHost(); err != nil {
-			return ev, err
-		}
-		h.blurBlend(mask1, mask2, sch.BlurSigma, bright)
-		st.hostChanged()
+	it.mask1 = imageops.GaussianMask(r.cfg.Size, r.cfg.Size, sch.MaskSigma)
+	ev.HostTime = time.Since(t0)
+	// The host operations' and the step's times exclude the copies between
+	// host and device, counted apart.
+	if err := r.runHost(false, it, &ev); err != nil {
+		return ev, err
 	}
 	if h.canvas != nil {
 		ev.Ops = append(ev.Ops, "paste") // done by the step, on the device
 	}
-	// The host operations' and the step's times exclude the copies between
-	// host and device, counted apart.
-	ev.TransferTime = st.takeTransfer()
-	ev.HostTime = time.Since(t0) - ev.TransferTime
 	t0 = time.Now()
-	res, err := st.step(mask1, sch.LR, sch.Lambda, ox, oy)
+	res, err := st.step(it.mask1, sch.LR, sch.Lambda, it.ox, it.oy)
 	if err != nil {
 		return ev, err
 	}
@@ -118,17 +97,9 @@ func (r *Run) Step(ctx context.Context) (ev Event, err error) {
 	ev.TransferTime += tr
 	ev.Ops = append(ev.Ops, "step")
 	ev.Terms = res.terms
-	if i%r.cfg.DenoiseEvery == 0 {
-		if err := st.syncHost(); err != nil {
-			return ev, err
-		}
-		t0 := time.Now()
-		h.denoiseBlend(mask1, mask2, sch.DenoiseWeight, r.cfg.DenoiseMaxIter, r.cfg.DenoiseEps)
-		st.hostChanged()
-		ev.HostTime += time.Since(t0)
-		ev.Ops = append(ev.Ops, "denoise")
+	if err := r.runHost(true, it, &ev); err != nil {
+		return ev, err
 	}
-	ev.TransferTime += st.takeTransfer()
 	r.iter = i
 	r.recordStep(&ev)
 	if math.IsNaN(res.terms.Total) || math.IsInf(res.terms.Total, 0) {

@@ -94,6 +94,7 @@ type Run struct {
 	weights  []float32 // K×C
 	host     *host
 	st       *stepper
+	ops      []hostOp    // Stage C's host regularizers
 	mem      memoryModel // the step's estimated memory
 	dirs     []string    // facet folder names
 
