@@ -11,24 +11,18 @@ import (
 // ToolboxObjective returns the Mind's Eye dual objective of the facets
 // found by [Run.Prepare], as a layervis/optvis objective over a batch of
 // one image per facet (to maximize): the activation term on each facet's
-// channels weighted by its target ([optvis.ChannelSet]), minus the
+// channels weighted by its target ([optvis.ChannelSetOf]), minus the
 // Charbonnier distance of the pooled target activations to the facets'
-// targets ([optvis.PooledDistance]) and the L1 penalty on the penalty
+// targets ([optvis.PooledDistanceOf]) and the L1 penalty on the penalty
 // layer at weight lambda ([optvis.L1]), each scaled as the run's preset
-// scales Stage C's terms.
+// scales Stage C's terms. It is the objective Stage C's step minimizes the
+// negation of (the same definition, with the data fixed instead of fed).
 func (r *Run) ToolboxObjective(lambda float64) (optvis.Objective, error) {
 	if !r.prepared || r.spec == nil {
 		return optvis.Objective{}, errors.New("mindseye: call Prepare before ToolboxObjective")
 	}
-	wt := make([]float32, len(r.weights))
-	for i, w := range r.weights {
-		wt[i] = w * r.target[i]
-	}
-	return optvis.Sum(
-		optvis.ChannelSet(r.cfg.Target, wt),
-		optvis.PooledDistance(r.cfg.Target, r.target).Scale(r.spec.distScale),
-		optvis.L1(r.cfg.Penalty, 0).Scale(-lambda*r.spec.l1Scale),
-	), nil
+	return r.spec.objective(r.cfg.Target, optvis.Fixed(weightedTarget32(r.weights, r.target)...),
+		optvis.Fixed(r.target...), optvis.Fixed(float32(lambda))), nil
 }
 
 // ToolboxRender renders the facets found by [Run.Prepare] with

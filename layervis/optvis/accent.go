@@ -340,10 +340,14 @@ func Accentuate(ctx context.Context, b compute.Backend, m cnn.Model, obj, reg Ob
 }
 
 // checkLayers returns an error naming the first layer of the objectives
-// that m does not have.
+// that m does not have, or the first fed input (which only a caller's own
+// step feeds).
 func checkLayers(m cnn.Model, objs ...Objective) error {
 	var layers []string
 	for _, o := range objs {
+		if len(o.inputs) > 0 {
+			return fmt.Errorf("optvis: objective %s reads the graph input %q, which only a caller's own step feeds; give its values with optvis.Fixed", o.name, o.inputs[0])
+		}
 		layers = append(layers, modelLayers(o)...)
 	}
 	if len(layers) == 0 {

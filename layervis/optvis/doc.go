@@ -42,8 +42,8 @@
 // [Diversity], [ClassLogit], the penalties [L1], [L2], [TV] (positive
 // values: add them with a negative weight, usually on [ImageLayer]), and the
 // Mind's Eye terms [ChannelSet] and [PooledDistance]. They compose with
-// [Sum], [Objective.Scale], [Objective.Neg], and [Objective.At] restricts
-// one to an image of the batch:
+// [Sum], [Objective.Scale], [Objective.Neg], [Objective.Offset], and
+// [Objective.At] restricts one to an image of the batch:
 //
 //	obj := optvis.Sum(
 //		optvis.Channel(layer, 3).At(0), optvis.Channel(layer, 17).At(1),
@@ -56,6 +56,13 @@
 //
 // The terms of a Sum are reported one by one (Result.TermNames,
 // Snapshot.Terms), e.g. one value per channel above.
+//
+// An objective can also be built inside a caller's own compiled step (as
+// the Mind's Eye's Stage C does): its data is then [Fed] from graph inputs
+// rather than [Fixed] ([ChannelSetOf], [PooledDistanceOf],
+// [Objective.ScaleBy] for a scheduled weight), and [Objective.Share] makes
+// a micro-batch's value its share of the whole batch's, so that one
+// compiled step serves every micro-batch.
 //
 // # Parameterizations (param.go, fourier.go, color.go, spectrum.go)
 //

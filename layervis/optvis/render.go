@@ -107,7 +107,8 @@ type Renderer struct {
 	snapshots  []int
 	seed       uint64
 	adam       Adam
-	redirect   int // steps with redirected ReLU gradients; −1: the default
+	nesterov   *Nesterov // instead of Adam
+	redirect   int       // steps with redirected ReLU gradients; −1: the default
 	schedule   func(step, steps int) float64
 	progress   func(Event)
 	err        error
@@ -205,6 +206,17 @@ func (r *Renderer) LR(lr float64) *Renderer { r.adam.LR = lr; return r }
 // Adam sets all of the optimizer's settings.
 func (r *Renderer) Adam(a Adam) *Renderer { r.adam = a; return r }
 
+// Nesterov steps with SGD and Nesterov momentum ([Nesterov], as the
+// Mind's Eye does) instead of Adam, at the learning rate [Renderer.LR]
+// sets. Its learning rates are not Adam's: the step is the gradient's size.
+func (r *Renderer) Nesterov(momentum float64) *Renderer {
+	if !(momentum >= 0 && momentum < 1) {
+		return r.fail("Nesterov momentum %g must be in [0, 1)", momentum)
+	}
+	r.nesterov = &Nesterov{Momentum: momentum}
+	return r
+}
+
 // RedirectReLU sets the number of first steps whose gradient goes through
 // the model's ReLUs redirected (lucid's redirected_relu_grad, see
 // nn.RedirectReLUs): in an image where a ReLU or ReLU6 layer passes no
@@ -246,16 +258,8 @@ func (r *Renderer) check() error {
 	if r.obj.IsZero() || slices.ContainsFunc(r.obj.Terms(), Objective.IsZero) {
 		return errors.New("optvis: no objective (or a zero Objective in a Sum); use e.g. optvis.Channel(layer, c)")
 	}
-	var layers []string
-	for _, l := range r.obj.Layers() {
-		if l != ImageLayer {
-			layers = append(layers, l)
-		}
-	}
-	if len(layers) > 0 {
-		if err := cnn.Check(r.m, layers...); err != nil {
-			return err
-		}
+	if err := checkLayers(r.m, r.obj); err != nil {
+		return err
 	}
 	in := r.m.Input()
 	if in.Channels != 3 {
@@ -492,7 +496,8 @@ func (g *graphs) terms(img, x *Node, groups int) []*Node {
 	return vals
 }
 
-// stepFn is one optimization step: inputs [params, m, v, t, lr] then the
+// stepFn is one optimization step (Adam's, or Nesterov's with m its
+// buffer and v unused): inputs [params, m, v, t, lr] then the
 // affine maps [O, 6] (geometric transforms) and the noise (with Noise);
 // outputs [params', m', v', values (terms then total)].
 func (g *graphs) stepFn(_ *model.Scope, in []*Node) []*Node {
@@ -512,8 +517,15 @@ func (g *graphs) stepFn(_ *model.Scope, in []*Node) []*Node {
 	for _, v := range vals[1:] {
 		total = Add(total, v)
 	}
-	// Adam descends the loss −total (also nn.RedirectReLUs' convention).
+	// The optimizer descends the loss −total (also nn.RedirectReLUs'
+	// convention).
 	grad := Gradient(Neg(total), p)[0]
+	if g.r.nesterov != nil {
+		// m is the momentum buffer: zero before the first step, so the
+		// first buffer is the gradient, as torch's.
+		p2, m2 := g.r.nesterov.Update(p, grad, nil, m, lr)
+		return []*Node{p2, m2, ZerosLike(v), Stack(append(vals, total), 0)}
+	}
 	p2, m2, v2 := g.r.adam.Update(p, grad, m, v, t, lr)
 	return []*Node{p2, m2, v2, Stack(append(vals, total), 0)}
 }
@@ -533,7 +545,7 @@ func (g *graphs) snapFn(_ *model.Scope, p *Node) (*Node, *Node) {
 	for _, v := range vals[1:] {
 		total = Add(total, v)
 	}
-	pix := Round(MulScalar(ClipScalar(TransposeAllAxes(img, 0, 2, 3, 1), 0, 1), 255))
+	pix := Quantize8(TransposeAllAxes(img, 0, 2, 3, 1))
 	return pix, Stack(append(vals, total), 0)
 }
 
