@@ -77,6 +77,19 @@ func (in Input) Denormalize(v float32, c int) float32 {
 	return (v - in.Range[0]) / (in.Range[1] - in.Range[0])
 }
 
+// ImageNet returns the input convention of networks trained on ImageNet
+// the torchvision way: RGB scaled to [0,1], then normalized with the
+// ImageNet mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225), 224×224
+// by default. It sets no size limits (MinSize and Multiple are 0): a model
+// sets its own. Each call returns new Mean and Std slices.
+func ImageNet() Input {
+	return Input{
+		Channels: 3, Order: "RGB", Range: [2]float32{0, 1},
+		Mean: []float32{0.485, 0.456, 0.406}, Std: []float32{0.229, 0.224, 0.225},
+		Size: 224,
+	}
+}
+
 // Layer is one entry of a model's layer catalogue.
 type Layer struct {
 	Name string // the name to request it by

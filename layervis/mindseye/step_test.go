@@ -188,7 +188,7 @@ func TestStepMatchesPyTorch(t *testing.T) {
 
 // TestQuantizationRoundTrip checks that 8-bit pixel values survive the
 // in-graph step-space mapping and quantization unchanged (a zero step
-// changes nothing), for torchvision's input convention, a 0–255 one and a
+// changes nothing), for the ImageNet input convention, a 0–255 one and a
 // BGR one; that the network gets cnn.Input.Normalize of the pixels; and
 // that the BGR switch reverses the channels it sees.
 func TestQuantizationRoundTrip(t *testing.T) {
@@ -198,7 +198,7 @@ func TestQuantizationRoundTrip(t *testing.T) {
 		px[i] = float32((i*7 + i/3) % 256)
 	}
 	inputs := []cnn.Input{
-		torchvision.ImageNetInput,
+		cnn.ImageNet(),
 		{Channels: 3, Order: "RGB", Range: [2]float32{0, 255}},
 		{Channels: 3, Order: "BGR", Range: [2]float32{-1, 1}, Mean: []float32{0.1, 0.2, 0.3}, Std: []float32{0.5, 0.6, 0.7}},
 	}

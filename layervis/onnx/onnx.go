@@ -41,7 +41,7 @@
 // The channel count (and, when the file fixes it, the default input size)
 // comes from the graph input, which must be a float32 [batch, channels,
 // height, width] tensor. The file does not say how pixels are normalized:
-// 3-channel models default to torchvision's ImageNet normalization (RGB
+// 3-channel models default to ImageNet's normalization, [cnn.ImageNet] (RGB
 // scaled to [0,1], mean 0.485/0.456/0.406, std 0.229/0.224/0.225), other
 // channel counts to [0,1] without normalization. [WithInput] overrides it.
 package onnx
@@ -66,7 +66,6 @@ import (
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/cnn"
 	"github.com/layervis/layervis/layervis/nn"
-	"github.com/layervis/layervis/layervis/torchvision"
 )
 
 // DefaultSize is the default input size of models whose file does not fix
@@ -333,7 +332,8 @@ func (m *Model) findInput(g *protos.GraphProto, init map[string]bool, override *
 	}
 	m.in = cnn.Input{Channels: int(c), Order: "RGB", Range: [2]float32{0, 1}, Size: size, MinSize: 1, Multiple: 1}
 	if c == 3 {
-		m.in.Mean, m.in.Std = slices.Clone(torchvision.ImageNetInput.Mean), slices.Clone(torchvision.ImageNetInput.Std)
+		imagenet := cnn.ImageNet()
+		m.in.Mean, m.in.Std = imagenet.Mean, imagenet.Std
 	}
 	if override != nil {
 		if override.Channels != int(c) {

@@ -26,13 +26,6 @@ import (
 	"github.com/layervis/layervis/layervis/nn"
 )
 
-// ImageNetInput is the input of torchvision's ImageNet classifiers.
-var ImageNetInput = cnn.Input{
-	Channels: 3, Order: "RGB", Range: [2]float32{0, 1},
-	Mean: []float32{0.485, 0.456, 0.406}, Std: []float32{0.229, 0.224, 0.225},
-	Size: 224, MinSize: 32, Multiple: 1,
-}
-
 // Model is a torchvision architecture with its weights.
 type Model struct {
 	arch    archSpec
@@ -101,8 +94,12 @@ func newModel(a archSpec, sd stateDict, source string, random bool) (*Model, err
 // Name returns the architecture name, e.g. "resnet50".
 func (m *Model) Name() string { return m.arch.name }
 
-// Input returns [ImageNetInput].
-func (m *Model) Input() cnn.Input { return ImageNetInput }
+// Input returns [cnn.ImageNet], at least 32×32.
+func (m *Model) Input() cnn.Input {
+	in := cnn.ImageNet()
+	in.MinSize, in.Multiple = 32, 1
+	return in
+}
 
 // Store returns the frozen weights.
 func (m *Model) Store() *model.Store { return m.store }
@@ -190,7 +187,7 @@ func (t *tracer) record(name string, x *Node, final bool) {
 }
 
 // Build returns the NCHW activations of the named layers for the network
-// input x [B,3,H,W] (normalized, see [ImageNetInput]).
+// input x [B,3,H,W] (normalized, see [cnn.ImageNet]).
 func (m *Model) Build(x *Node, layers ...string) []*Node {
 	nn.IsFloat32(x)
 	if x.Rank() != 4 || x.Shape().Dim(1) != 3 {
