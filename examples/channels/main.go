@@ -208,8 +208,8 @@ func defaultLayer(m cnn.Model) (string, error) {
 	if m.Name() == tfjs.DemoName {
 		return demoLayer, nil
 	}
-	if ml, ok := m.(cnn.MethodLayers); ok {
-		target, _ := ml.MindsEyeLayers()
+	if d, ok := m.(cnn.LayerDefaults); ok {
+		target, _ := d.DefaultLayers()
 		return target, nil
 	}
 	return "", fmt.Errorf("model %s suggests no layer; give one with -layer (list them with: go run ./examples/layers -model %s)", m.Name(), m.Name())

@@ -262,7 +262,7 @@ func message(err error) string {
 // cli.Fallback with random weights, saying so loudly.
 func openModel(o *options, stderr io.Writer) (cnn.Model, zoo.Info, error) {
 	return cli.OpenModel(o.model, o.weights, func(m cnn.Model) error {
-		if _, ok := m.(cnn.MethodLayers); !ok && o.layer == "" {
+		if _, ok := m.(cnn.LayerDefaults); !ok && o.layer == "" {
 			return fmt.Errorf("the demo model suggests no layers for the method yet")
 		}
 		return nil

@@ -222,10 +222,13 @@ func Shapes(b compute.Backend, m Model, h, w int, layers ...string) (out [][]int
 	return out, nil
 }
 
-// MethodLayers is implemented by models that suggest the layers the Mind's
-// Eye method (package mindseye) uses by default.
-type MethodLayers interface {
-	// MindsEyeLayers returns the target layer (whose pooled features define
-	// the facets) and the penalty layer (usually a module's input, L1-penalized).
-	MindsEyeLayers() (target, penalty string)
+// LayerDefaults is implemented by models that suggest which layers to
+// visualize when the user names none: the Mind's Eye (package mindseye)
+// takes both, examples/channels and examples/layers the target.
+type LayerDefaults interface {
+	// DefaultLayers returns the target layer, the network's final features
+	// (the Mind's Eye pools them to define its facets), and the penalty
+	// layer, the input of the convolution that computes them (the Mind's
+	// Eye keeps its activations small with an L1 penalty).
+	DefaultLayers() (target, penalty string)
 }

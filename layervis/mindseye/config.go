@@ -87,7 +87,7 @@ type Config struct {
 	// Target is the layer whose globally average-pooled activations define
 	// the facets; Penalty is the layer whose activations are L1-penalized,
 	// usually a module's input ("layer4.2.conv3:in"). Empty: the model's
-	// suggestion ([cnn.MethodLayers]).
+	// suggestion ([cnn.LayerDefaults]).
 	Target  string `json:"target"`
 	Penalty string `json:"penalty"`
 	// Images lists image files and folders (the regular, non-hidden files

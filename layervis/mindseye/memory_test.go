@@ -41,7 +41,7 @@ func TestEstimateMemory(t *testing.T) {
 	}
 	cfg := Compat()
 	cfg.Model = m
-	cfg.Target, cfg.Penalty = m.MindsEyeLayers()
+	cfg.Target, cfg.Penalty = m.DefaultLayers()
 	b := backend.MustGet()
 	peak := func(n, size int) int64 {
 		spec := specFor(&cfg, 4)

@@ -124,11 +124,11 @@ func New(cfg Config) (*Run, error) {
 	}
 	m := cfg.Model
 	if cfg.Target == "" || cfg.Penalty == "" {
-		ml, ok := m.(cnn.MethodLayers)
+		d, ok := m.(cnn.LayerDefaults)
 		if !ok {
 			return nil, fmt.Errorf("mindseye: model %s suggests no layers for the method; set Config.Target and Config.Penalty (-layer and -penalty; list them with go run ./examples/layers -model %s)", m.Name(), m.Name())
 		}
-		t, p := ml.MindsEyeLayers()
+		t, p := d.DefaultLayers()
 		if cfg.Target == "" {
 			cfg.Target = t
 		}

@@ -77,13 +77,13 @@ func TestDemoCatalogue(t *testing.T) {
 			t.Errorf("%s: %s %v, want %s %v", tc.name, l.Kind, l.Shape, tc.kind, tc.shape)
 		}
 	}
-	target, penalty := m.MindsEyeLayers()
+	target, penalty := m.DefaultLayers()
 	shapes, err := cnn.Shapes(backend.MustGet(), m, 512, 512, target, penalty)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(shapes[0], []int{480, 16, 16}) || !slices.Equal(shapes[1], []int{120, 16, 16}) {
-		t.Errorf("MindsEyeLayers %s, %s: shapes %v, want [480 16 16] and [120 16 16]", target, penalty, shapes)
+		t.Errorf("DefaultLayers %s, %s: shapes %v, want [480 16 16] and [120 16 16]", target, penalty, shapes)
 	}
 	labels := byName[DemoClassLogits].Labels
 	if len(labels) != 80 || labels[15] != "cat" || labels[16] != "dog" || labels[17] != "horse" {

@@ -19,7 +19,7 @@ import (
 // for x: the target and penalty layers and the gradient of a loss of both
 // with respect to x.
 func demoStep(m Demo, x *Node) (loss, grad *Node) {
-	target, penalty := m.MindsEyeLayers()
+	target, penalty := m.DefaultLayers()
 	ls := m.Build(x, target, penalty)
 	loss = Add(ReduceAllMean(ls[0]), ReduceAllMean(Abs(ls[1])))
 	return loss, Gradient(loss, x)[0]
@@ -37,7 +37,7 @@ func TestDemoStepConvolutions(t *testing.T) {
 	defer g.Finalize()
 	model.SetStore(g, m.Store())
 	x := Parameter(g, "x", shapes.Make(dtypes.Float32, 4, 3, 128, 128))
-	target, penalty := m.MindsEyeLayers()
+	target, penalty := m.DefaultLayers()
 	m.Build(x, target, penalty)
 	forward := countConvs(g)
 	demoStep(m, Parameter(g, "x2", x.Shape()))

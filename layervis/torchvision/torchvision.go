@@ -422,11 +422,11 @@ func adaptiveAvg(x *Node, oh, ow int) *Node {
 	return Stack(rows, 1) // [B, oh, ow, C]
 }
 
-// MindsEyeLayers returns the method's default layers: for ResNets the last
+// DefaultLayers returns the default target and penalty layers: for ResNets the last
 // stage output ("layer4") and the input of the last convolution of its last
 // block (ResNet-152: "layer4.2.conv3:in", as the reference code); for VGGs
 // the last ReLU of features and the input of the last convolution.
-func (m *Model) MindsEyeLayers() (target, penalty string) {
+func (m *Model) DefaultLayers() (target, penalty string) {
 	var lastConv string
 	for _, mod := range m.modules {
 		if mod.kind == "Conv2d" && !strings.Contains(mod.name, "downsample") {
