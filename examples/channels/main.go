@@ -60,7 +60,7 @@ import (
 	"github.com/layervis/layervis/layervis/optvis"
 	"github.com/layervis/layervis/layervis/outdir"
 	"github.com/layervis/layervis/layervis/photo"
-	"github.com/layervis/layervis/layervis/tfjs"
+	"github.com/layervis/layervis/layervis/zoo"
 )
 
 // Tool marks a report.json written by this command; a folder holding one is
@@ -205,7 +205,7 @@ func parseChannels(s string, n int, layer string) ([]int, error) {
 
 // defaultLayer is the layer rendered when -layer is not given.
 func defaultLayer(m cnn.Model) (string, error) {
-	if m.Name() == tfjs.DemoName {
+	if m.Name() == zoo.DemoName {
 		return demoLayer, nil
 	}
 	if d, ok := m.(cnn.LayerDefaults); ok {

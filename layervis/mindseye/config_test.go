@@ -13,7 +13,7 @@ import (
 
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/cnn"
-	"github.com/layervis/layervis/layervis/tfjs"
+	"github.com/layervis/layervis/layervis/zoo"
 )
 
 // TestSizeRule checks that one rule covers every invalid size: 7, 8 and 33
@@ -25,10 +25,10 @@ func TestSizeRule(t *testing.T) {
 		size           int
 		lo, step, next int
 	}{
-		{tfjs.DemoInput, 7, 32, 32, 32},
-		{tfjs.DemoInput, 8, 32, 32, 32},
-		{tfjs.DemoInput, 33, 32, 32, 64},
-		{tfjs.DemoInput, 128, 32, 32, 128},
+		{zoo.DemoInput, 7, 32, 32, 32},
+		{zoo.DemoInput, 8, 32, 32, 32},
+		{zoo.DemoInput, 33, 32, 32, 64},
+		{zoo.DemoInput, 128, 32, 32, 128},
 		{cnn.Input{MinSize: 32, Multiple: 1}, 7, 32, 1, 32},
 		{cnn.Input{MinSize: 32, Multiple: 1}, 33, 32, 1, 33},
 		{cnn.Input{MinSize: 1}, 3, minSize, 1, minSize},

@@ -23,7 +23,8 @@
 // by 2 stays an upsampling by 2; and a Reshape whose constant shape starts
 // with 1 keeps the actual batch size.
 //
-// [OpenDemo] loads the offline demo model (see package assets).
+// Package zoo opens the offline demo model, a TF.js graph model, with its
+// input convention and class labels.
 package tfjs
 
 import (
