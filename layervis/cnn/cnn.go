@@ -111,6 +111,8 @@ type Model interface {
 	// that call Build must be executed with model.NewExec over this store.
 	Store() *model.Store
 	// Layers returns the layer catalogue for an h×w input, in forward order.
+	// It runs nothing: the shapes come from a graph built on the host
+	// (backend.Local), whatever backend the model later runs on.
 	Layers(h, w int) ([]Layer, error)
 	// Build returns, for a network input x [B,C,H,W] (already normalized as
 	// Input says), the activations of the named layers in NCHW layout. Only

@@ -48,6 +48,7 @@ func BenchmarkStep(b *testing.B) {
 	}
 	cfg := Compat()
 	cfg.Model = m
+	cfg.Backend = backend.MustGet()
 	cfg.Target, cfg.Penalty = m.DefaultLayers()
 	be := backend.MustGet()
 	shp, err := cnn.Shapes(be, m, size, size, cfg.Target)

@@ -81,6 +81,17 @@ func TestSettingErrors(t *testing.T) {
 	}
 }
 
+// TestNoBackend checks that a Config without a backend is refused, saying
+// how to get one.
+func TestNoBackend(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig(t, Clean(), writeSyntheticImages(t, dir, 3), filepath.Join(dir, "out"))
+	cfg.Backend = nil
+	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "Config.Backend is nil") || !strings.Contains(err.Error(), "backend.Get()") {
+		t.Errorf("New without a backend: %v; want an error saying to pass backend.Get()", err)
+	}
+}
+
 // TestSIMDRecorded checks that the report records the build's SIMD state
 // and that a pure-Go run built without it is warned about.
 func TestSIMDRecorded(t *testing.T) {

@@ -41,6 +41,7 @@ func TestEstimateMemory(t *testing.T) {
 	}
 	cfg := Compat()
 	cfg.Model = m
+	cfg.Backend = backend.MustGet()
 	cfg.Target, cfg.Penalty = m.DefaultLayers()
 	b := backend.MustGet()
 	peak := func(n, size int) int64 {

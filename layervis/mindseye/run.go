@@ -143,10 +143,7 @@ func New(cfg Config) (*Run, error) {
 	if in.Channels != 3 {
 		return nil, fmt.Errorf("mindseye: model %s takes %d-channel images; the method needs a 3-channel (colour) model", m.Name(), in.Channels)
 	}
-	b, err := backend.Get()
-	if err != nil {
-		return nil, err
-	}
+	b := cfg.Backend
 	shp, err := cnn.Shapes(b, m, cfg.Size, cfg.Size, cfg.Target)
 	if err != nil {
 		return nil, err

@@ -81,6 +81,7 @@ func TestStepMatchesPyTorch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
 			cfg.Model = m
+			cfg.Backend = backend.MustGet()
 			cfg.Target, cfg.Penalty = m.DefaultLayers()
 			lrs, lambdas := []float64{100, 60}, []float64{1e-4, 3e-3} // large steps: many levels, so a wrong update shows
 			d := filepath.Join(dir, tc.name)
@@ -243,6 +244,7 @@ func TestMaskedStep(t *testing.T) {
 	const k, size, c = 2, 32, 512
 	cfg := Clean()
 	cfg.Model = m
+	cfg.Backend = backend.MustGet()
 	cfg.Target, cfg.Penalty = m.DefaultLayers()
 	in := randomStepInputs(k, size, c, 8, 5)
 	for i := range in.mask {

@@ -191,6 +191,7 @@ func TestMicroBatchGradient(t *testing.T) {
 	for _, preset := range []Config{Compat(), Clean(), momentum} {
 		cfg := preset
 		cfg.Model = m
+		cfg.Backend = backend.MustGet()
 		cfg.Target, cfg.Penalty = m.DefaultLayers()
 		w := channelWeights(in.sets, c, cfg.Quirks.CoupledChannels)
 		steps := 1

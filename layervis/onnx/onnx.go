@@ -228,7 +228,9 @@ func parse(data []byte, path string, o options) (m *Model, err error) {
 	if m.store, err = decodeTensors(ts, baseDir); err != nil {
 		return nil, err
 	}
-	b, err := backend.Get()
+	// Loading runs on the host: the kernels are transposed once and left in
+	// local storage, for whatever backend the model runs on.
+	b, err := backend.Local()
 	if err != nil {
 		return nil, err
 	}
@@ -277,6 +279,9 @@ func (m *Model) kernelsToHWIO(b compute.Backend) error {
 		}
 		out, err := exec.Exec(w)
 		if err != nil {
+			return fmt.Errorf("transposing the kernel %q: %w", name, err)
+		}
+		if err := out[0].ToLocal(); err != nil {
 			return fmt.Errorf("transposing the kernel %q: %w", name, err)
 		}
 		if err := v.SetValue(out[0]); err != nil {
@@ -584,7 +589,7 @@ func (m *Model) Layers(h, w int) ([]cnn.Layer, error) {
 	if err := m.in.CheckSize(h, w); err != nil {
 		return nil, fmt.Errorf("%s: %w", m.name, err)
 	}
-	b, err := backend.Get()
+	b, err := backend.Local() // the graph is only built, for its shapes
 	if err != nil {
 		return nil, err
 	}

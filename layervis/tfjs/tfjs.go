@@ -378,7 +378,7 @@ func (m *Model) Layers(h, w int) (out []cnn.Layer, err error) {
 	if err := m.in.CheckSize(h, w); err != nil {
 		return nil, fmt.Errorf("model %s: %w", m.name, err)
 	}
-	b, err := backend.Get()
+	b, err := backend.Local() // the graph is only built, for its shapes
 	if err != nil {
 		return nil, err
 	}

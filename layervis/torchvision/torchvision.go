@@ -132,7 +132,7 @@ func (m *Model) Layers(h, w int) ([]cnn.Layer, error) {
 	if err := m.Input().CheckSize(h, w); err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Name(), err)
 	}
-	b, err := backend.Get()
+	b, err := backend.Local() // the graph is only built, for its shapes
 	if err != nil {
 		return nil, err
 	}
