@@ -60,7 +60,7 @@ import (
 	"github.com/layervis/layervis/layervis/optvis"
 	"github.com/layervis/layervis/layervis/outdir"
 	"github.com/layervis/layervis/layervis/photo"
-	"github.com/layervis/layervis/layervis/tfjs"
+	"github.com/layervis/layervis/layervis/zoo"
 )
 
 // Tool marks a report.json written by this command; a folder holding one is
@@ -206,11 +206,11 @@ func parseChannels(s string, n int, layer string) ([]int, error) {
 
 // defaultLayer is the layer rendered when -layer is not given.
 func defaultLayer(m cnn.Model) (string, error) {
-	if m.Name() == tfjs.DemoName {
+	if m.Name() == zoo.DemoName {
 		return demoLayer, nil
 	}
-	if ml, ok := m.(cnn.MethodLayers); ok {
-		target, _ := ml.MindsEyeLayers()
+	if d, ok := m.(cnn.LayerDefaults); ok {
+		target, _ := d.DefaultLayers()
 		return target, nil
 	}
 	return "", fmt.Errorf("model %s suggests no layer; give one with -layer (list them with: go run ./examples/layers -model %s)", m.Name(), m.Name())

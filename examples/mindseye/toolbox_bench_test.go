@@ -64,6 +64,7 @@ func BenchmarkToolboxVsClean(b *testing.B) {
 		// The toolbox variant, on the same facets (same settings and seed).
 		cfg := rep.Settings
 		cfg.Model, cfg.Images, cfg.Out = mustOpen(b), photos, filepath.Join(dir, "toolbox")
+		cfg.Backend = backend.MustGet()
 		r, err := mindseye.New(cfg)
 		if err != nil {
 			b.Fatal(err)

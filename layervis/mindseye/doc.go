@@ -69,6 +69,7 @@
 // Use [Generate] for a whole run, or drive it step by step from a notebook:
 //
 //	cfg := mindseye.Clean()
+//	cfg.Backend, err = backend.Get() // the backend GOMLX_BACKEND names
 //	cfg.Model, cfg.Images, cfg.Out = m, []string{"photos/"}, "out/"
 //	r, err := mindseye.New(cfg)
 //	err = r.Prepare(ctx, nil)

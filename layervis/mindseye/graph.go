@@ -16,7 +16,6 @@ import (
 
 	"github.com/layervis/layervis/layervis/cnn"
 	"github.com/layervis/layervis/layervis/optvis"
-	"github.com/layervis/layervis/layervis/torchvision"
 )
 
 // logPartition is log Z(1) = log(2e·K₁(1)), the log partition function of
@@ -68,7 +67,7 @@ func specFor(cfg *Config, k int) *netSpec {
 // were set. A model with another convention (a TF.js model taking 0–255)
 // gets its input from this space inside the graph, so the same learning
 // rate changes the pixels as much as in the reference.
-var stepSpace = torchvision.ImageNetInput
+var stepSpace = cnn.ImageNet()
 
 // sameConvention reports whether a and b normalize identically.
 func sameConvention(a, b cnn.Input) bool {

@@ -117,11 +117,11 @@ func New(cfg Config) (*Run, error) {
 	}
 	m := cfg.Model
 	if cfg.Target == "" || cfg.Penalty == "" {
-		ml, ok := m.(cnn.MethodLayers)
+		d, ok := m.(cnn.LayerDefaults)
 		if !ok {
 			return nil, fmt.Errorf("mindseye: model %s suggests no layers for the method; set Config.Target and Config.Penalty (-layer and -penalty; list them with go run ./examples/layers -model %s)", m.Name(), m.Name())
 		}
-		t, p := ml.MindsEyeLayers()
+		t, p := d.DefaultLayers()
 		if cfg.Target == "" {
 			cfg.Target = t
 		}
@@ -136,10 +136,7 @@ func New(cfg Config) (*Run, error) {
 	if in.Channels != 3 {
 		return nil, fmt.Errorf("mindseye: model %s takes %d-channel images; the method needs a 3-channel (colour) model", m.Name(), in.Channels)
 	}
-	b, err := backend.Get()
-	if err != nil {
-		return nil, err
-	}
+	b := cfg.Backend
 	shp, err := cnn.Shapes(b, m, cfg.Size, cfg.Size, cfg.Target)
 	if err != nil {
 		return nil, err

@@ -125,7 +125,7 @@ func evalTerms(t *testing.T, obj Objective, x, p, w, tg []float32, lo, hi, c int
 func TestFedRefused(t *testing.T) {
 	m := tiny(t)
 	obj := ChannelSetOf("layer1", Fed("mine:w"))
-	_, err := Render(t.Context(), nil, m, Sum(Channel("layer1", 0), obj)).Size(32).Steps(1).Done()
+	_, err := Render(t.Context(), backend.MustGet(), m, Sum(Channel("layer1", 0), obj)).Size(32).Steps(1).Done()
 	if err == nil || !strings.Contains(err.Error(), `"mine:w"`) || !strings.Contains(err.Error(), "Fixed") {
 		t.Errorf("Render with fed data: err = %v, want one naming the input and optvis.Fixed", err)
 	}

@@ -5,8 +5,9 @@
 //
 // # Rendering
 //
+//	b, _ := backend.Get() // the backend GOMLX_BACKEND names: pure Go when unset
 //	m, _, _ := zoo.Open("demo", "")
-//	res, err := optvis.Render(ctx, nil, m, optvis.Channel("tower_0/MobilenetV3/expanded_conv_5/expand/Relu", 7)).
+//	res, err := optvis.Render(ctx, b, m, optvis.Channel("tower_0/MobilenetV3/expanded_conv_5/expand/Relu", 7)).
 //		Size(128).Steps(256).Snapshots(64, 128).Done()
 //	img := res.Final().Images[0] // *image.NRGBA
 //

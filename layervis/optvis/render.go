@@ -123,13 +123,14 @@ const DefaultSize = 128
 const RedirectSteps = 16
 
 // Render starts configuring a render of obj on model m with backend b
-// (nil: backend.Get()). Defaults: [DefaultSize] square images, batch 1,
-// [FourierParam], [Standard] transforms, 256 steps, one snapshot at the
-// end, seed 0, [DefaultAdam], redirected ReLU gradients for the first
-// [RedirectSteps] steps from a random start. Cancelling ctx stops the
-// render after the current step and keeps what was made.
+// (backend.Get() gives the one GOMLX_BACKEND names). Defaults:
+// [DefaultSize] square images, batch 1, [FourierParam], [Standard]
+// transforms, 256 steps, one snapshot at the end, seed 0, [DefaultAdam],
+// redirected ReLU gradients for the first [RedirectSteps] steps from a
+// random start. Cancelling ctx stops the render after the current step and
+// keeps what was made.
 //
-//	res, err := optvis.Render(ctx, nil, m, optvis.Channel("conv", 7)).Steps(128).Done()
+//	res, err := optvis.Render(ctx, b, m, optvis.Channel("conv", 7)).Steps(128).Done()
 func Render(ctx context.Context, b compute.Backend, m cnn.Model, obj Objective) *Renderer {
 	r := &Renderer{ctx: ctx, b: b, m: m, obj: obj, batch: 1, param: FourierParam(), transforms: Standard(),
 		steps: 256, adam: DefaultAdam(), redirect: -1}
@@ -294,14 +295,13 @@ func (r *Renderer) check() error {
 		}
 	}
 	if r.b == nil {
-		b, err := backend.Get()
-		if err != nil {
-			return err
-		}
-		r.b = b
+		return errNoBackend
 	}
 	return nil
 }
+
+// errNoBackend is the error for a nil backend.
+var errNoBackend = errors.New("optvis: no backend: pass one, e.g. backend.Get() (the one GOMLX_BACKEND names)")
 
 // Done runs the render and returns what it made. When ctx is cancelled it
 // stops after the current step, takes the images as they are, and returns
