@@ -385,55 +385,118 @@ func zeroOf(x *Node) *Node {
 // k[0]·k[1] channel block of u [B·Ho·Wo, k²·C] onto the pixels of an input
 // of shape xShape [B,H,W,C] that its tap read, skipping those in the padding.
 func col2im(u *Node, xShape shapes.Shape, k, stride, dil [2]int, pad [2][2]int) *Node {
-	b, h, w, ch := xShape.Dim(0), xShape.Dim(1), xShape.Dim(2), xShape.Dim(3)
-	ho := OutSize(h, k[0], stride[0], dil[0], pad[0])
-	wo := OutSize(w, k[1], stride[1], dil[1], pad[1])
-	u = Reshape(u, b, ho, wo, k[0]*k[1]*ch)
-	zero := ScalarZero(u.Graph(), u.DType())
-	var sum *Node
+	ho := OutSize(xShape.Dim(1), k[0], stride[0], dil[0], pad[0])
+	wo := OutSize(xShape.Dim(2), k[1], stride[1], dil[1], pad[1])
+	ch := xShape.Dim(3)
+	u = Reshape(u, xShape.Dim(0), ho, wo, k[0]*k[1]*ch)
+	return untap(u.Graph(), func(t int, rows, cols [2]int) *Node {
+		if k[0]*k[1] == 1 && rows == [2]int{0, ho} && cols == [2]int{0, wo} {
+			return u
+		}
+		return Slice(u, AxisRange(), AxisRange(rows[0], rows[1]), AxisRange(cols[0], cols[1]),
+			AxisRange(t*ch, (t+1)*ch))
+	}, xShape, k, stride, dil, pad)
+}
+
+// untap is the adjoint of taps: it adds the k[0]·k[1] blocks [B,Ho,Wo,C],
+// one per tap in taps' order, onto the pixels of an input of shape xShape
+// [B,H,W,C] that the tap read, skipping those in the padding. block(t, rows,
+// cols) returns tap t's block cut to the output rows [rows[0], rows[1]) and
+// columns [cols[0], cols[1]).
+//
+// At stride s the input splits into s² phases, the pixels (s·q+a, s·r+b),
+// each read by whole taps; every tap's block is padded to its phase's
+// ceil(H/s)×ceil(W/s) grid, the blocks of a phase added, and the phases
+// interleaved by concatenation. This pads and adds s² times less than
+// padding every block to the whole input.
+func untap(g *Graph, block func(t int, rows, cols [2]int) *Node, xShape shapes.Shape, k, stride, dil [2]int, pad [2][2]int) *Node {
+	n := [2]int{xShape.Dim(1), xShape.Dim(2)}
+	var no, grid [2]int
+	for i := range 2 {
+		no[i] = OutSize(n[i], k[i], stride[i], dil[i], pad[i])
+		grid[i] = (n[i] + stride[i] - 1) / stride[i]
+	}
+	// where returns the phase of tap j on axis i, the output range it
+	// reads inside the grid and the grid row of the first.
+	where := func(i, j int) (phase int, o [2]int, q int) {
+		off := j*dil[i] - pad[i][0]
+		phase = ((off % stride[i]) + stride[i]) % stride[i]
+		d := (off - phase) / stride[i] // output o reads grid row o+d
+		inside := (n[i] - phase + stride[i] - 1) / stride[i] // grid rows inside the input
+		o = [2]int{max(0, -d), min(no[i], inside-d)}
+		return phase, o, o[0] + d
+	}
+	zero := ScalarZero(g, xShape.DType)
+	if k == [2]int{1, 1} { // one tap: pad it into place
+		a, rows, qy := where(0, 0)
+		b, cols, qx := where(1, 0)
+		if rows[1] <= rows[0] || cols[1] <= cols[0] {
+			return Zeros(g, xShape)
+		}
+		y0, x0 := qy*stride[0]+a, qx*stride[1]+b
+		ny, nx := rows[1]-rows[0], cols[1]-cols[0]
+		return Pad(block(0, rows, cols), zero, compute.PadAxis{},
+			compute.PadAxis{Start: y0, End: n[0] - y0 - (ny-1)*stride[0] - 1, Interior: stride[0] - 1},
+			compute.PadAxis{Start: x0, End: n[1] - x0 - (nx-1)*stride[1] - 1, Interior: stride[1] - 1},
+			compute.PadAxis{})
+	}
+	phases := make([]*Node, stride[0]*stride[1])
 	for ky := range k[0] {
-		i0, ni, py := onInput(h, ho, stride[0], ky*dil[0]-pad[0][0])
+		a, rows, qy := where(0, ky)
 		for kx := range k[1] {
-			j0, nj, px := onInput(w, wo, stride[1], kx*dil[1]-pad[1][0])
-			if ni <= 0 || nj <= 0 {
-				continue
+			b, cols, qx := where(1, kx)
+			if rows[1] <= rows[0] || cols[1] <= cols[0] {
+				continue // reads only padding
 			}
-			t := ky*k[1] + kx
-			part := u
-			if ni != ho || nj != wo || k[0]*k[1] != 1 {
-				part = Slice(u, AxisRange(), AxisRange(i0, i0+ni), AxisRange(j0, j0+nj), AxisRange(t*ch, (t+1)*ch))
-			}
+			part := block(ky*k[1]+kx, rows, cols)
 			part = Pad(part, zero, compute.PadAxis{},
-				compute.PadAxis{Start: py, End: h - py - (ni-1)*stride[0] - 1, Interior: stride[0] - 1},
-				compute.PadAxis{Start: px, End: w - px - (nj-1)*stride[1] - 1, Interior: stride[1] - 1},
-				compute.PadAxis{})
-			if sum == nil {
-				sum = part
+				compute.PadAxis{Start: qy, End: grid[0] - qy - (rows[1] - rows[0])},
+				compute.PadAxis{Start: qx, End: grid[1] - qx - (cols[1] - cols[0])}, compute.PadAxis{})
+			if i := a*stride[1] + b; phases[i] == nil {
+				phases[i] = part
 			} else {
-				sum = Add(sum, part)
+				phases[i] = Add(phases[i], part)
 			}
 		}
 	}
-	if sum == nil { // every tap reads only padding
-		return Zeros(u.Graph(), xShape)
-	}
-	return sum
+	return interleave(g, phases, xShape, grid, stride)
 }
 
-// onInput returns which of no outputs, spaced by stride, a tap at offset off
-// from each output's window start reads inside an input of n pixels: the
-// first one i0, their count, and the input pixel of the first.
-func onInput(n, no, stride, off int) (i0, count, first int) {
-	if off < 0 {
-		i0 = (-off + stride - 1) / stride
+// interleave joins the phases [B,G0,G1,C] of an input of shape xShape
+// (phase a·s1+b holds the pixels (s0·q+a, s1·r+b); nil for all zeros) into
+// [B,H,W,C].
+func interleave(g *Graph, phases []*Node, xShape shapes.Shape, grid, stride [2]int) *Node {
+	b, ch := xShape.Dim(0), xShape.Dim(3)
+	for i, p := range phases {
+		if p == nil {
+			phases[i] = Zeros(g, shapes.Make(xShape.DType, b, grid[0], grid[1], ch))
+		}
 	}
-	if n-1-off < 0 {
-		return i0, 0, 0
+	rows := make([]*Node, stride[0])
+	for a := range rows {
+		row := phases[a*stride[1] : (a+1)*stride[1]]
+		if len(row) == 1 {
+			rows[a] = row[0]
+			continue
+		}
+		parts := make([]*Node, len(row))
+		for i, p := range row {
+			parts[i] = Reshape(p, b, grid[0], grid[1], 1, ch)
+		}
+		rows[a] = Reshape(Concatenate(parts, 3), b, grid[0], grid[1]*stride[1], ch)
 	}
-	last := min((n-1-off)/stride, no-1)
-	return i0, last - i0 + 1, i0*stride + off
+	x := rows[0]
+	if len(rows) > 1 {
+		for i, r := range rows {
+			rows[i] = Reshape(r, b, grid[0], 1, grid[1]*stride[1], ch)
+		}
+		x = Reshape(Concatenate(rows, 2), b, grid[0]*stride[0], grid[1]*stride[1], ch)
+	}
+	if h, w := xShape.Dim(1), xShape.Dim(2); x.Shape().Dim(1) != h || x.Shape().Dim(2) != w {
+		x = Slice(x, AxisRange(), AxisRange(0, h), AxisRange(0, w), AxisRange())
+	}
+	return x
 }
-
 // matmulLast multiplies x [B,H,W,K] by w [K,N] as one [B·H·W,K]×[K,N] product.
 func matmulLast(x, w *Node) *Node {
 	d := x.Shape().Dimensions
@@ -490,12 +553,36 @@ func (p Pool2D) Max(form Form, x *Node) *Node {
 		return MaxPool(x).ChannelsAxis(timage.ChannelsLast).WindowPerAxis(k[0], k[1]).
 			StridePerAxis(s[0], s[1]).NoPadding().Done()
 	}
-	cols := taps(x, k, s, [2]int{1, 1}, pad, math.Inf(-1))
-	out := cols[0]
-	for _, c := range cols[1:] {
-		out = Max(out, c)
-	}
-	return out
+	var cols []*Node
+	var out *Node
+	return withInputGradient(x, func(x *Node) *Node {
+		cols = taps(StopGradient(x), k, s, [2]int{1, 1}, pad, math.Inf(-1))
+		out = cols[0]
+		for _, c := range cols[1:] {
+			out = Max(out, c)
+		}
+		return out
+	}, func(v *Node) *Node {
+		// Each window's gradient goes to the first tap holding its maximum,
+		// as in PyTorch: left is what no earlier tap took.
+		zero := ScalarZero(v.Graph(), v.DType())
+		grads := make([]*Node, len(cols))
+		left := v
+		for t, c := range cols {
+			hit := Equal(c, out)
+			grads[t] = Where(hit, left, zero)
+			if t < len(cols)-1 {
+				left = Where(hit, zero, left)
+			}
+		}
+		return untap(v.Graph(), func(t int, rows, cols [2]int) *Node {
+			g := grads[t]
+			if rows != [2]int{0, g.Shape().Dim(1)} || cols != [2]int{0, g.Shape().Dim(2)} {
+				g = Slice(g, AxisRange(), AxisRange(rows[0], rows[1]), AxisRange(cols[0], cols[1]), AxisRange())
+			}
+			return g
+		}, x.Shape(), k, s, [2]int{1, 1}, pad)
+	})
 }
 
 // Avg builds average pooling of x [B,H,W,C]. It is always written as strided
