@@ -278,9 +278,13 @@ func (c Conv2D) dense(x, w *Node, stride, dil [2]int) *Node {
 	cin, cout := w.Shape().Dim(2), w.Shape().Dim(3)
 	kernel := Reshape(w, k[0]*k[1]*cin, cout)
 	return withInputGradient(x, func(x *Node) *Node {
-		patches := StopGradient(patchesOf(x, k, stride, dil, c.Pad, false))
-		d := patches.Shape().Dimensions
-		patches = Reshape(patches, d[0]*d[1]*d[2], d[3])
+		cols := taps(x, k, stride, dil, c.Pad, 0)
+		d := cols[0].Shape().Dimensions
+		patches := cols[0]
+		if len(cols) > 1 {
+			patches = Concatenate(cols, 3)
+		}
+		patches = StopGradient(Reshape(patches, d[0]*d[1]*d[2], k[0]*k[1]*cin))
 		return Reshape(Dot(patches, kernel).Product(), d[0], d[1], d[2], cout)
 	}, func(v *Node) *Node {
 		return c.inputGrad(Reshape(v, -1, cout), w, kernel, x.Shape(), stride, dil)
@@ -335,38 +339,11 @@ func (c Conv2D) inputGrad(v, w, kernel *Node, xShape shapes.Shape, stride, dil [
 		u := DotGeneral(v, []int{1}, nil, kernel, []int{1}, nil) // [B·Ho·Wo, k²·Cin]
 		return col2im(u, xShape, k, stride, dil, c.Pad)
 	}
-	// The window of tap t meets the kernel's tap k²-1-t.
-	patches := patchesOf(Reshape(v, b, out[0], out[1], cout), k, stride, dil, tpad, true)
+	cols := taps(Reshape(v, b, out[0], out[1], cout), k, stride, dil, tpad, 0)
+	slices.Reverse(cols) // the window of tap t meets the kernel's tap k²-1-t
 	flipped := Reshape(TransposeAllAxes(after(w, v), 0, 1, 3, 2), k[0]*k[1]*cout, cin)
-	u := Dot(Reshape(patches, b*h*wd, k[0]*k[1]*cout), flipped).Product()
+	u := Dot(Reshape(Concatenate(cols, 3), b*h*wd, k[0]*k[1]*cout), flipped).Product()
 	return Reshape(u, b, h, wd, cin)
-}
-
-// patchesOf returns the patches [B,Ho,Wo,k²·C] of the zero-padded x
-// [B,H,W,C]: its taps concatenated along the channels, in reverse order if
-// reversed. Nothing may
-// differentiate through them. With an even C they are cut as 64-bit words,
-// two channels each: the pure-Go backend slices element by element, so this
-// halves the work of the slices, which dominate an im2col convolution there.
-func patchesOf(x *Node, k, stride, dil [2]int, pad [2][2]int, reversed bool) *Node {
-	d := x.Shape().Dimensions
-	packed := d[3]%2 == 0 && x.DType() == dtypes.Float32
-	if packed {
-		x = Bitcast(Reshape(x, d[0], d[1], d[2], d[3]/2, 2), dtypes.Uint64)
-	}
-	cols := taps(x, k, stride, dil, pad, 0)
-	if reversed {
-		slices.Reverse(cols)
-	}
-	patches := cols[0]
-	if len(cols) > 1 {
-		patches = Concatenate(cols, 3)
-	}
-	if packed {
-		p := patches.Shape().Dimensions
-		patches = Reshape(Bitcast(patches, dtypes.Float32), p[0], p[1], p[2], 2*p[3])
-	}
-	return patches
 }
 
 // zeroOf returns a scalar that is exactly 0, even for an infinite or NaN x,
