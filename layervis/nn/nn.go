@@ -398,7 +398,7 @@ func untap(g *Graph, block func(t int, rows, cols [2]int) *Node, xShape shapes.S
 	where := func(i, j int) (phase int, o [2]int, q int) {
 		off := j*dil[i] - pad[i][0]
 		phase = ((off % stride[i]) + stride[i]) % stride[i]
-		d := (off - phase) / stride[i] // output o reads grid row o+d
+		d := (off - phase) / stride[i]                       // output o reads grid row o+d
 		inside := (n[i] - phase + stride[i] - 1) / stride[i] // grid rows inside the input
 		o = [2]int{max(0, -d), min(no[i], inside-d)}
 		return phase, o, o[0] + d
@@ -474,6 +474,7 @@ func interleave(g *Graph, phases []*Node, xShape shapes.Shape, grid, stride [2]i
 	}
 	return x
 }
+
 // matmulLast multiplies x [B,H,W,K] by w [K,N] as one [B·H·W,K]×[K,N] product.
 func matmulLast(x, w *Node) *Node {
 	d := x.Shape().Dimensions
