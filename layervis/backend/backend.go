@@ -15,9 +15,11 @@
 // ("fast", the default, or "exact") chooses; see [Precision].
 //
 // The pure-Go backend runs the ops of a computation one at a time (each op
-// parallel inside): its option ops_sequential is added unless the
-// configuration names ops_parallel or ops_dynamic, because compute v0.1.6
-// can deadlock when two large matrix products run in parallel.
+// parallel inside; option ops_sequential) unless the configuration names
+// ops_parallel or ops_dynamic, which run independent ops in parallel. Those
+// get an unbounded worker pool: with compute v0.1.6's bounded one, two large
+// matrix products running in parallel can deadlock (see newGo). [Describe]
+// says which.
 //
 // The pure-Go backend is only fast when the binary was built with
 // GOEXPERIMENT=simd (the Makefile and the notebook kernel set it);
@@ -28,6 +30,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -143,12 +146,9 @@ func MustGet() compute.Backend {
 // computations is the one passed to them.
 func Local() (compute.Backend, error) {
 	localOnce.Do(func() {
-		local, localErr = compute.NewWithConfig(Default + ":" + goOptions(""))
+		local, localErr = newGo(Default, "")
 	})
-	if localErr != nil {
-		return nil, fmt.Errorf("the pure-Go backend failed to start: %w", localErr)
-	}
-	return local, nil
+	return local, localErr
 }
 
 var (
@@ -169,7 +169,7 @@ func New(config string) (b compute.Backend, err error) {
 	name, opts, _ := strings.Cut(config, ":")
 	switch name {
 	case "go", "simplego":
-		opts = goOptions(opts)
+		name = "go"
 	case "xla", "stablehlo", "hlo", "shlo", "pjrt":
 		if !xlaCompiledIn {
 			return nil, fmt.Errorf("backend %q: this binary was built without XLA support (tag noxla or CGO_ENABLED=0); rebuild with cgo enabled and without -tags noxla, or use %s=go", config, EnvVar)
@@ -199,6 +199,9 @@ func New(config string) (b compute.Backend, err error) {
 			b, err = nil, fmt.Errorf("backend %q failed to start: %v", config, r)
 		}
 	}()
+	if name == "go" {
+		return newGo(config, opts)
+	}
 	cfg := name
 	if opts != "" {
 		cfg = name + ":" + opts
@@ -216,34 +219,113 @@ func New(config string) (b compute.Backend, err error) {
 // precisions holds the precision each XLA backend was started with.
 var precisions sync.Map // compute.Backend → Precision
 
-// goOptions adds "ops_sequential" to the pure-Go backend's options unless
-// they choose an execution mode: compute v0.1.6's pure-Go backend can
-// deadlock when it runs two large matrix products in parallel (every worker
-// waits in the pool's Saturate), and running ops one at a time, each
-// parallel inside, is as fast on small machines. "ops_parallel" or
-// "ops_dynamic" (the backend's own default) opt out.
-func goOptions(opts string) string {
+// newGo starts the pure-Go backend with the options opts (see goOptions).
+//
+// Running ops in parallel was slower than one at a time on a 2-core machine
+// (the render benchmark of optvis, 465–485 against 352–434 ms per step,
+// measured while other jobs ran); compute v0.1.6's pure-Go backend runs each ready op, and each worker of a
+// matrix product, as a task of one pool bounded to 2·GOMAXPROCS tasks. A
+// matrix product's Saturate waits, holding its task, for free slots; when
+// the ops holding every slot are matrix products, all wait for ever. With
+// an unbounded pool (parallelism -1) no task ever waits for a slot: ops
+// start at once, and a product waits only for the workers it started
+// itself, which finish. That is set on the backend's exported Workers pool
+// (the "parallelism=-1" option would print to stdout); should that ever
+// fail, the backend runs the ops one at a time instead.
+func newGo(config, opts string) (compute.Backend, error) {
+	opts, unbounded := goOptions(opts)
+	b, err := compute.NewWithConfig("go:" + opts)
+	if err != nil {
+		return nil, fmt.Errorf("backend %q failed to start: %w", config, err)
+	}
+	mode := "ops in parallel when one computation runs, else one at a time" // ops_dynamic
+	switch {
+	case strings.Contains(opts, "ops_sequential"):
+		goModes.Store(b, "ops one at a time")
+		return b, nil
+	case strings.Contains(opts, "ops_parallel"):
+		mode = "ops in parallel"
+	}
+	switch {
+	case !unbounded:
+		mode += ", workers bounded (can deadlock)"
+	case unboundWorkers(b):
+		mode += ", workers unbounded"
+	default: // not compute v0.1.6's layout: run ops one at a time rather than risk a deadlock
+		b.Finalize()
+		return newGo(config, opts+",ops_sequential")
+	}
+	goModes.Store(b, mode)
+	return b, nil
+}
+
+// goModes holds how each pure-Go backend runs ops, for Describe.
+var goModes sync.Map // compute.Backend → string
+
+// pool is the part of compute's worker pool (gobackend's Workers) that
+// layervis sets.
+type pool interface {
+	MaxParallelism() int
+	SetMaxParallelism(int)
+}
+
+// workers returns the worker pool of the pure-Go backend b, if it has the
+// layout of compute v0.1.6 (a pointer to a struct with a Workers field).
+func workers(b compute.Backend) (pool, bool) {
+	v := reflect.ValueOf(b)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return nil, false
+	}
+	f := v.Elem().FieldByName("Workers")
+	if !f.IsValid() || !f.CanInterface() {
+		return nil, false
+	}
+	p, ok := f.Interface().(pool)
+	return p, ok && p != nil && !reflect.ValueOf(p).IsNil()
+}
+
+// unboundWorkers makes b's worker pool unbounded and reports whether it did.
+func unboundWorkers(b compute.Backend) bool {
+	p, ok := workers(b)
+	if !ok {
+		return false
+	}
+	p.SetMaxParallelism(-1)
+	return p.MaxParallelism() == -1
+}
+
+// goOptions returns the pure-Go backend's options: opts with
+// "ops_sequential" added unless they choose an execution mode
+// ("ops_sequential", "ops_parallel", or "ops_dynamic", the backend's own
+// default, which is dropped), and whether the worker pool is to be made
+// unbounded: unless opts set "parallelism".
+func goOptions(opts string) (string, bool) {
 	var keep []string
 	mode := "ops_sequential"
+	unbounded := true
 	for _, o := range strings.Split(opts, ",") {
-		switch o {
-		case "":
-		case "ops_sequential", "ops_parallel":
+		switch {
+		case o == "":
+		case o == "ops_sequential" || o == "ops_parallel":
 			mode = o
-		case "ops_dynamic":
+		case o == "ops_dynamic":
 			mode = ""
 		default:
+			if strings.HasPrefix(o, "parallelism=") {
+				unbounded = false
+			}
 			keep = append(keep, o)
 		}
 	}
 	if mode != "" {
 		keep = append(keep, mode)
 	}
-	return strings.Join(keep, ",")
+	return strings.Join(keep, ","), unbounded
 }
 
 // Describe returns a one-line description of the backend in use, e.g.
-// "go (pure Go, SIMD on)" or "xla:/path/plugin.so - cuda [1 device(s)]".
+// "go (Go Portable Compute Backend (parallelism=4), ops one at a time,
+// SIMD on)" or "xla:/path/plugin.so - cuda [1 device(s)]".
 func Describe(b compute.Backend) string {
 	if b == nil {
 		return "none"
@@ -253,7 +335,11 @@ func Describe(b compute.Backend) string {
 		if SIMD {
 			simd = "on"
 		}
-		return fmt.Sprintf("go (%s, SIMD %s)", b.Description(), simd)
+		mode, _ := goModes.Load(b)
+		if mode == nil {
+			mode = "ops as compute defaults"
+		}
+		return fmt.Sprintf("go (%s, %s, SIMD %s)", b.Description(), mode, simd)
 	}
 	d := b.Description()
 	if p, ok := precisions.Load(b); ok {

@@ -109,15 +109,18 @@ func TestWithPrecision(t *testing.T) {
 }
 
 func TestGoOptions(t *testing.T) {
-	for _, c := range []struct{ in, want string }{
-		{"", "ops_sequential"},
-		{"parallelism=2", "parallelism=2,ops_sequential"},
-		{"ops_parallel", "ops_parallel"},
-		{"ops_dynamic", ""},
-		{"ops_sequential,parallelism=3", "parallelism=3,ops_sequential"},
+	for _, c := range []struct {
+		in, want  string
+		unbounded bool
+	}{
+		{"", "ops_sequential", true},
+		{"parallelism=2", "parallelism=2,ops_sequential", false},
+		{"ops_parallel", "ops_parallel", true},
+		{"ops_dynamic", "", true},
+		{"ops_sequential,parallelism=3", "parallelism=3,ops_sequential", false},
 	} {
-		if got := goOptions(c.in); got != c.want {
-			t.Errorf("goOptions(%q) = %q, want %q", c.in, got, c.want)
+		if got, unbounded := goOptions(c.in); got != c.want || unbounded != c.unbounded {
+			t.Errorf("goOptions(%q) = %q, %v; want %q, %v", c.in, got, unbounded, c.want, c.unbounded)
 		}
 	}
 }
@@ -137,5 +140,37 @@ func TestLocal(t *testing.T) {
 	again, err := Local()
 	if err != nil || again != b {
 		t.Errorf("a second Local() = %v, %v; want the same backend", again, err)
+	}
+}
+
+// TestGoExecutor checks how each pure-Go configuration runs ops, that
+// Describe says so, and that the parallel ones get an unbounded worker pool
+// unless the configuration bounds it (optvis's TestNoDeadlock runs, under
+// a timeout, the graph that deadlocks a bounded one).
+func TestGoExecutor(t *testing.T) {
+	for _, c := range []struct {
+		config, mode string
+		max          int // the worker pool's bound; 0: not checked
+	}{
+		{"go", "ops one at a time", 0},
+		{"go:ops_parallel", "ops in parallel, workers unbounded", -1},
+		{"go:ops_dynamic", "ops in parallel when one computation runs, else one at a time, workers unbounded", -1},
+		{"go:ops_parallel,parallelism=3", "workers bounded (can deadlock)", 3},
+	} {
+		b, err := New(c.config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := Describe(b); !strings.Contains(d, c.mode) {
+			t.Errorf("Describe(%s) = %q, want it to say %q", c.config, d, c.mode)
+		}
+		p, ok := workers(b)
+		if !ok {
+			t.Fatalf("%s: the pure-Go backend has no Workers pool: compute changed; see newGo", c.config)
+		}
+		if c.max != 0 && p.MaxParallelism() != c.max {
+			t.Errorf("%s: worker pool bound %d, want %d", c.config, p.MaxParallelism(), c.max)
+		}
+		b.Finalize()
 	}
 }

@@ -276,6 +276,71 @@ func TestMaxPoolFormsAgree(t *testing.T) {
 	}
 }
 
+// TestMaxPoolGradientTies checks the im2col max-pool's gradient where
+// windows hold their maximum more than once (as after a ReLU) against a
+// direct loop: PyTorch gives each window's gradient to the first maximum in
+// row-major order.
+func TestMaxPoolGradientTies(t *testing.T) {
+	b := backend.MustGet()
+	rng := rand.New(rand.NewPCG(7, 8))
+	cases := []Pool2D{
+		{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Pad: SymmetricPad(1)},
+		{Kernel: [2]int{2, 2}},
+		{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, CeilMode: true},
+		{Kernel: [2]int{3, 3}, Stride: [2]int{1, 1}, Pad: SymmetricPad(1)},
+		{Kernel: [2]int{3, 2}, Stride: [2]int{3, 1}, Pad: [2][2]int{{1, 0}, {0, 1}}},
+	}
+	const n, h, w, c = 2, 9, 8, 3
+	for i, p := range cases {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			x := make([]float32, n*h*w*c)
+			for j := range x {
+				x[j] = float32(rng.IntN(2)) // half the pixels tie at 0, half at 1
+			}
+			exec := MustNewExec(b, func(x *Node) []*Node {
+				y := p.Max(Im2col, x)
+				loss := ReduceAllSum(Mul(y, Sin(IotaFull(x.Graph(), y.Shape()))))
+				return []*Node{y, Gradient(loss, x)[0]}
+			})
+			res := exec.MustExec(tensors.FromFlatDataAndDimensions(x, n, h, w, c))
+			y, got := res[0].Shape(), tensors.MustCopyFlatData[float32](res[1])
+			k, s, pad := p.Kernel, p.Stride, p.Pad
+			for a := range 2 {
+				if s[a] == 0 {
+					s[a] = k[a]
+				}
+			}
+			want := make([]float32, len(x))
+			ho, wo := y.Dim(1), y.Dim(2)
+			for bi := range n {
+				for oy := range ho {
+					for ox := range wo {
+						for ci := range c {
+							best, at := float32(math.Inf(-1)), -1
+							for ky := range k[0] {
+								for kx := range k[1] {
+									iy, ix := oy*s[0]-pad[0][0]+ky, ox*s[1]-pad[1][0]+kx
+									if iy < 0 || iy >= h || ix < 0 || ix >= w {
+										continue
+									}
+									if j := ((bi*h+iy)*w+ix)*c + ci; x[j] > best {
+										best, at = x[j], j
+									}
+								}
+							}
+							f := ((bi*ho+oy)*wo+ox)*c + ci
+							want[at] += float32(math.Sin(float64(f)))
+						}
+					}
+				}
+			}
+			if d := relDiff(got, want); d > 1e-6 {
+				t.Errorf("gradient differs from the first-maximum rule: %.3g", d)
+			}
+		})
+	}
+}
+
 func TestPoolOutputSizes(t *testing.T) {
 	// PyTorch: MaxPool2d(3, 2, ceil_mode=True) on 9 → 4, on 8 → 4 (last window
 	// starts at 6, inside the input); with padding 1 on 112 → 56.

@@ -12,30 +12,34 @@ import (
 	"github.com/layervis/layervis/layervis/backend"
 )
 
-// TestNoDeadlock runs, on the backend layervis configures by default, a
-// graph of the shape that deadlocks compute v0.1.6's pure-Go backend with
-// its default scheduling: several large float32 matrix products that can
-// run in parallel (the per-channel products of a Fourier
-// parameterization), forward and backward, repeatedly, under a timeout.
+// TestNoDeadlock runs, on the pure-Go configurations layervis offers (the
+// default, which runs ops one at a time, and ops_parallel, which layervis
+// gives an unbounded worker pool), a graph of the shape that deadlocks
+// compute v0.1.6's pure-Go backend with its own bounded pool: several large
+// float32 matrix products that can run in parallel (the per-channel products
+// of a Fourier parameterization), forward and backward, repeatedly, under a
+// timeout.
 func TestNoDeadlock(t *testing.T) {
-	cfg := backend.Default
+	configs := []string{backend.Default, "go:ops_parallel", "go:ops_dynamic"}
 	if c := os.Getenv("LAYERVIS_DEADLOCK_CONFIG"); c != "" {
-		cfg = c // e.g. "go" to see the deadlock this test guards against
+		configs = []string{c} // e.g. "go:ops_parallel,parallelism=4" to see the deadlock this test guards against
 	}
-	b, err := backend.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Finalize()
-	done := make(chan error, 1)
-	go func() { done <- parallelMatmuls(b, 4) }()
-	select {
-	case err := <-done:
+	for _, cfg := range configs {
+		b, err := backend.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(time.Minute):
-		t.Fatalf("backend %q: parallel matrix products did not finish in a minute (deadlock)", cfg)
+		done := make(chan error, 1)
+		go func() { done <- parallelMatmuls(b, 4) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("backend %q (%s): parallel matrix products did not finish in a minute (deadlock)", cfg, backend.Describe(b))
+		}
+		b.Finalize()
 	}
 }
 

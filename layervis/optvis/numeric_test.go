@@ -137,7 +137,8 @@ func thetaOf(m affine, w, h int) []float64 {
 }
 
 // TestResample checks the bilinear resampling of rotations, scales, shifts
-// and drawn standard transforms against torch's affine_grid + grid_sample.
+// and drawn standard transforms, and its gradient, against torch's
+// affine_grid + grid_sample.
 func TestResample(t *testing.T) {
 	const n, h, w = 2, 10, 14
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -158,13 +159,19 @@ func TestResample(t *testing.T) {
 		theta = append(theta, thetaOf(m, w, h)...)
 	}
 	// torch pairs output o with image o mod n when it repeats the batch.
-	var want struct{ Out []float64 }
+	var want struct{ Out, Grad []float64 }
 	pyref.JSON(t, []string{"torch"}, refScript, "grid_sample",
 		map[string]any{"img": img, "dims": []int{n, 3, h, w}, "theta": theta, "fill": Fill}, &want)
-	got := MustExecOnce(backend.MustGet(), resample, tensors.FromFlatDataAndDimensions(img, n, 3, h, w),
-		tensors.FromFlatDataAndDimensions(flatMaps(maps), len(maps), 6))
-	if e := pyref.RelErr(flat(t, got), f32(want.Out)); e > 1e-5 {
+	got := MustNewExec(backend.MustGet(), func(img, maps *Node) []*Node {
+		out := resample(img, maps)
+		loss := ReduceAllSum(Mul(out, Sin(IotaFull(img.Graph(), out.Shape()))))
+		return []*Node{out, Gradient(loss, img)[0]}
+	}).MustExec(tensors.FromFlatDataAndDimensions(img, n, 3, h, w), tensors.FromFlatDataAndDimensions(flatMaps(maps), len(maps), 6))
+	if e := pyref.RelErr(flat(t, got[0]), f32(want.Out)); e > 1e-5 {
 		t.Errorf("relative error %.2g against torch grid_sample", e)
+	}
+	if e := pyref.RelErr(flat(t, got[1]), f32(want.Grad)); e > 1e-5 {
+		t.Errorf("gradient: relative error %.2g against torch grid_sample's", e)
 	}
 }
 

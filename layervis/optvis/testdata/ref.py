@@ -33,17 +33,19 @@ def lucid_scale(d):
 
 def grid_sample(d):
     """torch affine_grid + grid_sample (bilinear, zeros, align_corners=False)
-    of (img - fill), plus fill; theta maps normalized output to input."""
+    of (img - fill), plus fill; theta maps normalized output to input.
+    Also the gradient of sum(out * sin(index of out)) with respect to img."""
     import torch
     import torch.nn.functional as F
 
-    img = torch.tensor(d["img"], dtype=torch.float64).reshape(d["dims"])
+    img = torch.tensor(d["img"], dtype=torch.float64).reshape(d["dims"]).requires_grad_()
     theta = torch.tensor(d["theta"], dtype=torch.float64).reshape(-1, 2, 3)
     n, c, h, w = img.shape
     grid = F.affine_grid(theta, [theta.shape[0], c, h, w], align_corners=False)
     src = (img - d["fill"]).repeat(theta.shape[0] // n, 1, 1, 1)
     out = F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + d["fill"]
-    return {"out": out.ravel().tolist()}
+    (out * torch.sin(torch.arange(out.numel(), dtype=torch.float64)).reshape(out.shape)).sum().backward()
+    return {"out": out.detach().ravel().tolist(), "grad": img.grad.ravel().tolist()}
 
 
 def adam(d):
