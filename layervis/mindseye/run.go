@@ -170,7 +170,7 @@ func New(cfg Config) (*Run, error) {
 		cfg: cfg, m: m, b: b, c: shp[0][0], seed: seed, set: set, out: out, saved: -1,
 	}
 	r.report = Report{
-		Tool: ReportTool, Status: StatusRunning, Backend: backend.Describe(b), SIMD: backend.SIMD, Seed: seed, Settings: cfg,
+		Tool: ReportTool, Status: StatusRunning, Backend: backend.Describe(b), SIMD: backend.SIMD, Seed: seed, Settings: cfg, Variant: VariantLoop,
 		Model: ModelReport{
 			Name: m.Name(), Target: cfg.Target, Penalty: cfg.Penalty, Channels: r.c,
 			InputOrder: in.Order, InputRange: in.Range, InputMean: in.Mean, InputStd: in.Std,
