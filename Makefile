@@ -18,7 +18,8 @@ build:
 	$(GO) build ./...
 
 # The main job: the Mind's Eye method on the embedded default (the offline
-# demo model and photos), outputs in out/mindseye. The build is its own,
+# demo model and photos, quick settings, the toolbox variant: see
+# out/bin/mindseye -help), outputs in out/mindseye. The build is its own,
 # announced step: the first one compiles GoMLX, silently, for 1-2 minutes.
 demo: assets
 	@echo "demo: building examples/mindseye (the first build compiles GoMLX: 1-2 minutes on 2 cores, no output)"
