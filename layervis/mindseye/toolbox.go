@@ -118,8 +118,9 @@ func (r *Run) ToolboxRender(ctx context.Context, p optvis.Param, lr float64, pro
 	r.report.Variant = VariantToolbox
 	r.report.Toolbox = &ToolboxSettings{LR: lr, Lambda: lambda}
 	// A snapshot that cannot be saved stops the render through ctx.
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var saveErr error
 	r.note(progress, Event{Stage: StageCompile, Message: fmt.Sprintf("building and compiling the toolbox step (%d×%d², %d steps)", r.k, r.cfg.Size, steps)})
 	t0 := time.Now()
 	tm := &r.report.Timings
@@ -142,7 +143,8 @@ func (r *Run) ToolboxRender(ctx context.Context, p optvis.Param, lr float64, pro
 			if e.Snapshot != nil {
 				s, err := r.toolboxSnapshot(e.Snapshot)
 				if err != nil {
-					cancel(err)
+					saveErr = err
+					cancel()
 					return
 				}
 				ev.Snapshot = s
@@ -152,17 +154,20 @@ func (r *Run) ToolboxRender(ctx context.Context, p optvis.Param, lr float64, pro
 			ev.Rate = e.Rate
 			r.note(progress, ev)
 		}).Done()
-	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-		return cause // a snapshot failed
+	if saveErr != nil {
+		err = saveErr
 	}
 	if res != nil {
 		r.report.Toolbox.Param, r.report.Toolbox.Transforms = res.Param, res.Transforms
-		if f := res.Final(); f != nil && f.Step > r.saved {
+		if f := res.Final(); f != nil && f.Step > r.saved && saveErr == nil {
 			if _, serr := r.toolboxSnapshot(f); serr != nil && err == nil {
 				err = serr
 			}
 		}
 	}
+	// The host holds the last saved images: after a failure Finish must
+	// not save them again as a later step's.
+	r.iter = r.saved
 	tm.Optimize = time.Since(t0).Seconds()
 	if err == nil {
 		err = r.out.writeReport(&r.report)
