@@ -13,9 +13,9 @@
 // With no flags it runs on the offline demo model and photos
 // (scripts/fetch-assets.sh) with quick settings and the toolbox variant:
 // 90 CPU-seconds on a 2-core machine (the loop: 80), a few minutes at
-// most; -help lists the settings next to the reference's. Outputs: DIR/facet_XX/iteration_NNNN.png
-// (iteration 0000 the exemplar blend), DIR/tsne.png and DIR/report.json
-// (with "variant"). Ctrl-C stops the run, keeps what it made and exits with
+// most; -help lists the settings next to the reference's. Outputs:
+// DIR/facet_XX/iteration_NNNN.png (iteration 0000 the exemplar blend),
+// DIR/tsne.png and DIR/report.json (with "variant"). Ctrl-C stops the run, keeps what it made and exits with
 // status 130 (a second Ctrl-C kills it). Invalid settings name the flag and
 // its valid values, and exit with status 1 (status 2 for a flag that does
 // not parse or flags that do not go together).
