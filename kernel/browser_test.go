@@ -282,7 +282,7 @@ func TestNotebookUI(t *testing.T) {
 	t.Logf("cells 0-%d run through the page in %s", lastCell, time.Since(start).Round(time.Second))
 
 	text := eval[string](t, ctx, `Array.from(document.querySelectorAll('.output_area')).map(function(o){return o.innerText}).join('\n')`)
-	for _, want := range []string{"backend:", "GOEXPERIMENT=simd build: true", "method layers: target", "the 22 demo photos"} {
+	for _, want := range []string{"backend:", "GOEXPERIMENT=simd build: true", "default layers: target", "the 22 demo photos"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the outputs lack %q:\n%s", want, text)
 		}

@@ -62,7 +62,7 @@ func TestMakefile(t *testing.T) {
 // TestQuickstartSettings checks that notebook 01 runs the settings of make
 // demo: its run starts from mindseye.Quick(mindseye.Clean()), which
 // examples/mindseye's defaults come from, and changes nothing but the
-// model, the photos and the output folder; and that it says so.
+// backend, the model, the photos and the output folder; and that it says so.
 func TestQuickstartSettings(t *testing.T) {
 	root, err := RepoRoot(".")
 	if err != nil {
@@ -87,7 +87,7 @@ func TestQuickstartSettings(t *testing.T) {
 	}
 	for _, m := range regexp.MustCompile(`cfg\.(\w+)(?:\s*,\s*cfg\.(\w+))*\s*=[^=]`).FindAllStringSubmatch(run, -1) {
 		for _, f := range regexp.MustCompile(`cfg\.(\w+)`).FindAllStringSubmatch(strings.Split(m[0], "=")[0], -1) {
-			if f[1] != "Model" && f[1] != "Images" && f[1] != "Out" {
+			if f[1] != "Backend" && f[1] != "Model" && f[1] != "Images" && f[1] != "Out" {
 				t.Errorf("notebook 01's run sets cfg.%s, so it no longer runs make demo's settings", f[1])
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -144,6 +145,30 @@ func TestRepoRoot(t *testing.T) {
 	}
 	if _, err := RepoRoot(t.TempDir()); err == nil || !strings.Contains(err.Error(), "not inside the layervis repository") {
 		t.Errorf("RepoRoot(outside) error = %v", err)
+	}
+}
+
+// TestWarmPackages checks that the packages warmed for the notebooks
+// include every one they all need (kernel/nb, kernel/display...) and leave
+// out commands and internal packages.
+func TestWarmPackages(t *testing.T) {
+	root, err := RepoRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkgs, _, err := WarmPackages(context.Background(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range append(slices.Clone(essential), NotebookPackages...) {
+		if !slices.Contains(pkgs, p) {
+			t.Errorf("WarmPackages leaves out %s", p)
+		}
+	}
+	for _, p := range pkgs {
+		if strings.Contains(p, "/internal/") || strings.HasPrefix(p, Module+"/examples/") || strings.HasPrefix(p, Module+"/kernel/cmd/") {
+			t.Errorf("WarmPackages lists %s, not importable by a notebook", p)
+		}
 	}
 }
 

@@ -26,13 +26,13 @@ var NotebookPackages = []string{
 func GoEnv() []string { return withEnv(os.Environ(), "GOEXPERIMENT=simd", "GOWORK=off") }
 
 // WarmPackages lists the packages a notebook may import: every importable
-// (non-main, non-internal) package under layervis/ and kernel/display, and
+// (non-main, non-internal) package under layervis/, kernel/display and kernel/nb, and
 // [NotebookPackages]. Packages that do not load (work in progress) are left
 // out and returned in broken.
 func WarmPackages(ctx context.Context, repo string) (pkgs, broken []string, err error) {
 	out, err := output(ctx, repo, GoEnv(), "go", "list", "-e",
 		"-f", "{{.ImportPath}} {{.Name}} {{if or .Error .DepsErrors}}broken{{end}}",
-		"./layervis/...", "./kernel/display/...")
+		"./layervis/...", "./kernel/display/...", "./kernel/nb/...")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -92,7 +92,7 @@ func WarmModule(ctx context.Context, repo, dir string, pkgs []string) error {
 var essential = []string{
 	Module + "/layervis/assets", Module + "/layervis/backend", Module + "/layervis/cnn",
 	Module + "/layervis/photo", Module + "/layervis/tfjs", Module + "/layervis/torchvision",
-	Module + "/kernel/display",
+	Module + "/kernel/display", Module + "/kernel/nb",
 }
 
 // Warm builds the notebook packages of repo (see [WarmPackages]) in a warm

@@ -60,7 +60,7 @@ import (
 	"github.com/layervis/layervis/layervis/optvis"
 	"github.com/layervis/layervis/layervis/outdir"
 	"github.com/layervis/layervis/layervis/photo"
-	"github.com/layervis/layervis/layervis/tfjs"
+	"github.com/layervis/layervis/layervis/zoo"
 )
 
 // Tool marks a report.json written by this command; a folder holding one is
@@ -102,7 +102,7 @@ const (
 // options are the command-line settings.
 type options struct {
 	model, weights, layer, channels, param, transforms, objective, photos, out string
-	size, steps, batch, saveEvery                                              int
+	size, steps, batch, saveEvery, redirect                                    int
 	lr, initSD                                                                 float64
 	seed                                                                       uint64
 	decorrelate, overwrite, quiet                                              bool
@@ -146,6 +146,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.batch, "batch", 0, "images per channel (diversity, default 4) or for the direction (default 1)")
 	fs.Float64Var(&o.lr, "lr", optvis.DefaultAdam().LR, "Adam's learning rate")
 	fs.Float64Var(&o.initSD, "init-sd", 0, "standard deviation of the random initial parameters; 0: the parameterization's own (lucid's 0.01 for pixel and fourier). Larger values start from a more varied image, which wakes ReLU channels that are zero on a flat one")
+	fs.IntVar(&o.redirect, "redirect-relu", optvis.RedirectSteps, "first steps whose gradient passes the model's ReLUs redirected (lucid's redirected_relu_grad), so that a channel that is zero on the initial image starts; 0: off")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed (initial images and transforms)")
 	fs.IntVar(&o.saveEvery, "save-every", 0, "snapshot period in steps: the images and report are rewritten; default: a quarter of the steps")
 	fs.StringVar(&o.photos, "photos", "demo", "photos to compare each channel's activation with: \"demo\", \"none\" or a folder")
@@ -205,11 +206,11 @@ func parseChannels(s string, n int, layer string) ([]int, error) {
 
 // defaultLayer is the layer rendered when -layer is not given.
 func defaultLayer(m cnn.Model) (string, error) {
-	if m.Name() == tfjs.DemoName {
+	if m.Name() == zoo.DemoName {
 		return demoLayer, nil
 	}
-	if ml, ok := m.(cnn.MethodLayers); ok {
-		target, _ := ml.MindsEyeLayers()
+	if d, ok := m.(cnn.LayerDefaults); ok {
+		target, _ := d.DefaultLayers()
 		return target, nil
 	}
 	return "", fmt.Errorf("model %s suggests no layer; give one with -layer (list them with: go run ./examples/layers -model %s)", m.Name(), m.Name())
@@ -258,6 +259,8 @@ func prepare(o *options, stderr io.Writer) (*job, error) {
 		return nil, fmt.Errorf("-save-every %d: give a positive period, or 0 for a quarter of the steps", o.saveEvery)
 	case !(o.lr > 0):
 		return nil, fmt.Errorf("-lr %g: give a positive learning rate (e.g. 0.05)", o.lr)
+	case o.redirect < 0:
+		return nil, fmt.Errorf("-redirect-relu %d: give a number of steps ≥ 0 (0: off)", o.redirect)
 	case !(o.initSD >= 0):
 		return nil, fmt.Errorf("-init-sd %g: give a standard deviation ≥ 0 (0: the parameterization's own)", o.initSD)
 	}
@@ -363,7 +366,7 @@ func prepare(o *options, stderr io.Writer) (*job, error) {
 		Model: ModelReport{Name: m.Name(), Weights: info.Source, Random: info.Random, Layer: j.layer, Shape: j.shape},
 		Settings: Settings{
 			Objective: o.objective, Channels: channels, Size: o.size, Steps: o.steps, Batch: j.batch,
-			Param: j.param.String(), Transforms: o.transforms, LR: o.lr, InitSD: j.param.SD, Seed: o.seed, Snapshots: append(slices.Clone(j.snaps), o.steps),
+			Param: j.param.String(), Transforms: o.transforms, LR: o.lr, InitSD: j.param.SD, RedirectReLU: o.redirect, Seed: o.seed, Snapshots: append(slices.Clone(j.snaps), o.steps),
 		},
 	}
 	return j, nil
@@ -433,7 +436,7 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	j.started = time.Now()
 	var saveErr error
 	res, err := optvis.Render(ctx, j.b, j.m, j.obj).Size(o.size).Batch(len(j.units) * j.batch).Param(j.param).
-		Transforms(j.ts...).Steps(o.steps).Snapshots(j.snaps...).Seed(o.seed).LR(o.lr).
+		Transforms(j.ts...).Steps(o.steps).Snapshots(j.snaps...).Seed(o.seed).LR(o.lr).RedirectReLU(o.redirect).
 		Progress(func(ev optvis.Event) {
 			switch {
 			case ev.Stage != optvis.StageOptimize:

@@ -36,7 +36,7 @@ func TestRun(t *testing.T) {
 		initSD   float64
 	}{
 		{"channel", []string{"-channels", "5,0"}, []string{"channel_0005.png", "channel_0000.png"}, 2, []int{5, 0}, true, 0.01},
-		{"neuron pixel", []string{"-channels", "2", "-objective", "neuron", "-param", "pixel", "-transforms", "none", "-init-sd", "0.2"},
+		{"neuron pixel", []string{"-channels", "2", "-objective", "neuron", "-param", "pixel", "-transforms", "none", "-init-sd", "0.2", "-redirect-relu", "2"},
 			[]string{"channel_0002.png"}, 1, []int{2}, true, 0.2},
 		{"diversity maco", []string{"-channels", "1-2", "-objective", "diversity", "-batch", "2", "-param", "maco"},
 			[]string{"channel_0001.png", "channel_0001_1.png", "channel_0002.png", "channel_0002_1.png"}, 2, []int{1, 2}, true, 1},
@@ -67,8 +67,9 @@ func TestRun(t *testing.T) {
 				!reflect.DeepEqual(r.Settings.Channels, tc.channels) || len(r.Units) != tc.units || r.Backend == "" {
 				t.Fatalf("report: %+v", r)
 			}
-			if !strings.HasPrefix(r.Settings.Param, o.param) || r.Settings.InitSD != tc.initSD {
-				t.Errorf("report param %q, init SD %g; flags %q, want init SD %g", r.Settings.Param, r.Settings.InitSD, o.param, tc.initSD)
+			if !strings.HasPrefix(r.Settings.Param, o.param) || r.Settings.InitSD != tc.initSD || r.Settings.RedirectReLU != o.redirect {
+				t.Errorf("report param %q, init SD %g, redirect-relu %d; flags %q, want init SD %g, redirect-relu %d",
+					r.Settings.Param, r.Settings.InitSD, r.Settings.RedirectReLU, o.param, tc.initSD, o.redirect)
 			}
 			for _, u := range r.Units {
 				if len(u.Objective) != 2 || u.HFShare <= 0 || u.HFShare >= 1 || (tc.photos && (r.Photos == nil || r.Photos.Files != 3 || u.PhotosBest == "")) {
@@ -108,6 +109,7 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"-steps", "0"}, "-steps 0"},
 		{[]string{"-lr", "-1"}, "-lr -1"},
 		{[]string{"-init-sd", "-1"}, "-init-sd -1"},
+		{[]string{"-redirect-relu", "-1"}, "-redirect-relu -1"},
 		{[]string{"-model", "resnet19"}, "unknown model"},
 		{[]string{"-out", foreign}, "not empty"},
 		{[]string{"-out", filepath.Dir(weights), "-model", "resnet18", "-weights", weights}, "contains the input file"},

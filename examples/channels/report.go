@@ -63,6 +63,7 @@ type Settings struct {
 	TransformList string  `json:"transform_list,omitempty"`
 	LR            float64 `json:"lr"`
 	InitSD        float64 `json:"init_sd"`
+	RedirectReLU  int     `json:"redirect_relu"` // steps with redirected ReLU gradients
 	Seed          uint64  `json:"seed"`
 	Snapshots     []int   `json:"snapshot_steps"`
 }

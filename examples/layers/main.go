@@ -51,8 +51,8 @@ func run(w io.Writer, name, weights string, size int) error {
 	fmt.Fprintf(w, "model:   %s\nweights: %s\nbackend: %s\n", m.Name(), info.Source, backend.Describe(b))
 	fmt.Fprintf(w, "input:   %s in %v, %s, %dx%d (%s)\n", in.Order, in.Range, normalization(in), size, size, sizes(in))
 	roles := map[string]string{}
-	if ml, ok := m.(cnn.MethodLayers); ok {
-		target, penalty := ml.MindsEyeLayers()
+	if d, ok := m.(cnn.LayerDefaults); ok {
+		target, penalty := d.DefaultLayers()
 		roles[target] = "target"
 		if base, ok := strings.CutSuffix(penalty, cnn.InputSuffix); ok {
 			roles[base] = "penalty: its input"

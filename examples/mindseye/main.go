@@ -369,7 +369,7 @@ func message(err error) string {
 // cli.Fallback with random weights, saying so loudly.
 func openModel(o *options, stderr io.Writer) (cnn.Model, zoo.Info, error) {
 	return cli.OpenModel(o.model, o.weights, func(m cnn.Model) error {
-		if _, ok := m.(cnn.MethodLayers); !ok && o.layer == "" {
+		if _, ok := m.(cnn.LayerDefaults); !ok && o.layer == "" {
 			return fmt.Errorf("the demo model suggests no layers for the method yet")
 		}
 		return nil
@@ -398,7 +398,7 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 			return fmt.Errorf("no -images given and %w", err)
 		}
 	}
-	cfg.Model, cfg.Target, cfg.Penalty = m, o.layer, o.penalty
+	cfg.Backend, cfg.Model, cfg.Target, cfg.Penalty = b, m, o.layer, o.penalty
 	cfg.Images, cfg.Out, cfg.Overwrite = images, o.out, o.overwrite
 	cfg.Size, cfg.Clusters, cfg.Exemplars, cfg.TopChannels = o.size, o.clusters, o.exemplars, o.channels
 	cfg.Iterations, cfg.SaveEvery, cfg.MicroBatch = o.iterations, o.save, o.micro

@@ -136,6 +136,27 @@ func MustGet() compute.Backend {
 	return b
 }
 
+// Local returns a process-wide pure-Go backend for what a model does on the
+// host whatever backend it runs on: building graphs only for their shapes
+// (the layer catalogue) and one-off preparation of weights while loading.
+// Unlike [Get] it reads no environment variable: the backend that runs
+// computations is the one passed to them.
+func Local() (compute.Backend, error) {
+	localOnce.Do(func() {
+		local, localErr = compute.NewWithConfig(Default + ":" + goOptions(""))
+	})
+	if localErr != nil {
+		return nil, fmt.Errorf("the pure-Go backend failed to start: %w", localErr)
+	}
+	return local, nil
+}
+
+var (
+	localOnce sync.Once
+	local     compute.Backend
+	localErr  error
+)
+
 // New creates a backend from a configuration string such as "go" or
 // "xla:/abs/path/plugin.so", with the precision [PrecisionEnvVar] sets.
 // Errors name the problem and the fix; it never panics and never downloads

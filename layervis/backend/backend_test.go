@@ -121,3 +121,21 @@ func TestGoOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestLocal checks that Local is the pure-Go backend whatever GOMLX_BACKEND
+// and LAYERVIS_PRECISION say, and the same backend at every call.
+func TestLocal(t *testing.T) {
+	t.Setenv(EnvVar, "xla:/nonexistent/plugin.so")
+	t.Setenv(PrecisionEnvVar, "bogus")
+	b, err := Local()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsGo(b) {
+		t.Errorf("Local() is %q, want the pure-Go backend", b.String())
+	}
+	again, err := Local()
+	if err != nil || again != b {
+		t.Errorf("a second Local() = %v, %v; want the same backend", again, err)
+	}
+}

@@ -77,6 +77,19 @@ func (in Input) Denormalize(v float32, c int) float32 {
 	return (v - in.Range[0]) / (in.Range[1] - in.Range[0])
 }
 
+// ImageNet returns the input convention of networks trained on ImageNet
+// the torchvision way: RGB scaled to [0,1], then normalized with the
+// ImageNet mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225), 224×224
+// by default. It sets no size limits (MinSize and Multiple are 0): a model
+// sets its own. Each call returns new Mean and Std slices.
+func ImageNet() Input {
+	return Input{
+		Channels: 3, Order: "RGB", Range: [2]float32{0, 1},
+		Mean: []float32{0.485, 0.456, 0.406}, Std: []float32{0.229, 0.224, 0.225},
+		Size: 224,
+	}
+}
+
 // Layer is one entry of a model's layer catalogue.
 type Layer struct {
 	Name string // the name to request it by
@@ -98,6 +111,8 @@ type Model interface {
 	// that call Build must be executed with model.NewExec over this store.
 	Store() *model.Store
 	// Layers returns the layer catalogue for an h×w input, in forward order.
+	// It runs nothing: the shapes come from a graph built on the host
+	// (backend.Local), whatever backend the model later runs on.
 	Layers(h, w int) ([]Layer, error)
 	// Build returns, for a network input x [B,C,H,W] (already normalized as
 	// Input says), the activations of the named layers in NCHW layout. Only
@@ -209,10 +224,13 @@ func Shapes(b compute.Backend, m Model, h, w int, layers ...string) (out [][]int
 	return out, nil
 }
 
-// MethodLayers is implemented by models that suggest the layers the Mind's
-// Eye method (package mindseye) uses by default.
-type MethodLayers interface {
-	// MindsEyeLayers returns the target layer (whose pooled features define
-	// the facets) and the penalty layer (usually a module's input, L1-penalized).
-	MindsEyeLayers() (target, penalty string)
+// LayerDefaults is implemented by models that suggest which layers to
+// visualize when the user names none: the Mind's Eye (package mindseye)
+// takes both, examples/channels and examples/layers the target.
+type LayerDefaults interface {
+	// DefaultLayers returns the target layer, the network's final features
+	// (the Mind's Eye pools them to define its facets), and the penalty
+	// layer, the input of the convolution that computes them (the Mind's
+	// Eye keeps its activations small with an L1 penalty).
+	DefaultLayers() (target, penalty string)
 }

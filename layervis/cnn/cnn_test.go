@@ -1,18 +1,42 @@
 package cnn
 
 import (
+	"encoding/json"
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/layervis/layervis/layervis/internal/pyref"
 	"github.com/layervis/layervis/layervis/photo"
 )
 
-var imagenet = Input{Channels: 3, Order: "RGB", Range: [2]float32{0, 1},
-	Mean: []float32{0.485, 0.456, 0.406}, Std: []float32{0.229, 0.224, 0.225}, Size: 224, MinSize: 32}
+// TestImageNet checks ImageNet's statistics and default size against
+// torchvision's own preprocessing (ResNet18_Weights.IMAGENET1K_V1.transforms),
+// and that each call returns new slices.
+func TestImageNet(t *testing.T) {
+	var ref struct {
+		Mean, Std []float32
+		Size      int
+	}
+	if err := json.Unmarshal([]byte(pyref.Run(t, filepath.Join("testdata", "imagenet.py"))), &ref); err != nil {
+		t.Fatal(err)
+	}
+	in := ImageNet()
+	if in.Channels != 3 || in.Order != "RGB" || in.Range != [2]float32{0, 1} {
+		t.Errorf("ImageNet() = %+v, want 3 RGB channels in [0,1]", in)
+	}
+	if !slices.Equal(in.Mean, ref.Mean) || !slices.Equal(in.Std, ref.Std) || in.Size != ref.Size {
+		t.Errorf("ImageNet() mean %v std %v size %d, torchvision's %v %v %d", in.Mean, in.Std, in.Size, ref.Mean, ref.Std, ref.Size)
+	}
+	in.Mean[0], in.Std[0] = 9, 9
+	if again := ImageNet(); again.Mean[0] != ref.Mean[0] || again.Std[0] != ref.Std[0] {
+		t.Errorf("changing one ImageNet()'s slices changed the next: %v %v", again.Mean, again.Std)
+	}
+}
 
 func TestClosest(t *testing.T) {
 	names := []string{"conv1", "layer4.1.conv1", "layer4.1.conv2", "layer4.1.bn2", "layer3.1.conv2", "fc"}
@@ -41,7 +65,7 @@ func TestClosest(t *testing.T) {
 
 func TestNormalizeRoundTrip(t *testing.T) {
 	tf := Input{Channels: 3, Order: "RGB", Range: [2]float32{0, 255}}
-	for _, in := range []Input{imagenet, tf} {
+	for _, in := range []Input{ImageNet(), tf} {
 		for c := range 3 {
 			for _, v := range []float32{0, 0.25, 1} {
 				n := in.Normalize(v, c)
@@ -51,7 +75,7 @@ func TestNormalizeRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	if got := imagenet.Normalize(1, 0); math.Abs(float64(got-(1-0.485)/0.229)) > 1e-6 {
+	if got := ImageNet().Normalize(1, 0); math.Abs(float64(got-(1-0.485)/0.229)) > 1e-6 {
 		t.Errorf("ImageNet Normalize(1, R) = %v", got)
 	}
 	if got := tf.Normalize(0.5, 2); got != 127.5 {

@@ -48,7 +48,8 @@ func BenchmarkStep(b *testing.B) {
 	}
 	cfg := Compat()
 	cfg.Model = m
-	cfg.Target, cfg.Penalty = m.MindsEyeLayers()
+	cfg.Backend = backend.MustGet()
+	cfg.Target, cfg.Penalty = m.DefaultLayers()
 	be := backend.MustGet()
 	shp, err := cnn.Shapes(be, m, size, size, cfg.Target)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gomlx/compute"
+
 	"github.com/layervis/layervis/layervis/cnn"
 )
 
@@ -80,14 +82,17 @@ type Quirks struct {
 }
 
 // Config holds everything a run needs. Start from [Clean] or [Compat] and
-// set Model, Images and Out.
+// set Backend, Model, Images and Out.
 type Config struct {
+	// Backend runs the computations: backend.Get() gives the one
+	// GOMLX_BACKEND names (pure Go when unset).
+	Backend compute.Backend `json:"-"`
 	// Model is the network; its weights are never changed.
 	Model cnn.Model `json:"-"`
 	// Target is the layer whose globally average-pooled activations define
 	// the facets; Penalty is the layer whose activations are L1-penalized,
 	// usually a module's input ("layer4.2.conv3:in"). Empty: the model's
-	// suggestion ([cnn.MethodLayers]).
+	// suggestion ([cnn.LayerDefaults]).
 	Target  string `json:"target"`
 	Penalty string `json:"penalty"`
 	// Images lists image files and folders (the regular, non-hidden files
@@ -348,6 +353,9 @@ func (c *Config) validate() error {
 	}
 	if c.TSNEIterations < 250 {
 		return &SettingError{"TSNEIterations", c.TSNEIterations, "at least 250 (t-SNE's early-exaggeration phase; the default is 1000)"}
+	}
+	if c.Backend == nil {
+		return fmt.Errorf("mindseye: Config.Backend is nil; pass one, e.g. backend.Get() (the one GOMLX_BACKEND names)")
 	}
 	if c.Model == nil {
 		return fmt.Errorf("mindseye: Config.Model is nil; open one with zoo.Open or torchvision.Load")

@@ -13,7 +13,7 @@ import (
 
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/cnn"
-	"github.com/layervis/layervis/layervis/tfjs"
+	"github.com/layervis/layervis/layervis/zoo"
 )
 
 // TestSizeRule checks that one rule covers every invalid size: 7, 8 and 33
@@ -25,10 +25,10 @@ func TestSizeRule(t *testing.T) {
 		size           int
 		lo, step, next int
 	}{
-		{tfjs.DemoInput, 7, 32, 32, 32},
-		{tfjs.DemoInput, 8, 32, 32, 32},
-		{tfjs.DemoInput, 33, 32, 32, 64},
-		{tfjs.DemoInput, 128, 32, 32, 128},
+		{zoo.DemoInput, 7, 32, 32, 32},
+		{zoo.DemoInput, 8, 32, 32, 32},
+		{zoo.DemoInput, 33, 32, 32, 64},
+		{zoo.DemoInput, 128, 32, 32, 128},
 		{cnn.Input{MinSize: 32, Multiple: 1}, 7, 32, 1, 32},
 		{cnn.Input{MinSize: 32, Multiple: 1}, 33, 32, 1, 33},
 		{cnn.Input{MinSize: 1}, 3, minSize, 1, minSize},
@@ -78,6 +78,17 @@ func TestSettingErrors(t *testing.T) {
 		if msg := err.Error(); strings.Count(msg, "mindseye:") != 1 || strings.Contains(se.Want, "Config") || strings.Contains(se.Want, "mindseye.") {
 			t.Errorf("%s: message %q: want one prefix and no Go API in the rule", tc.field, msg)
 		}
+	}
+}
+
+// TestNoBackend checks that a Config without a backend is refused, saying
+// how to get one.
+func TestNoBackend(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig(t, Clean(), writeSyntheticImages(t, dir, 3), filepath.Join(dir, "out"))
+	cfg.Backend = nil
+	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "Config.Backend is nil") || !strings.Contains(err.Error(), "backend.Get()") {
+		t.Errorf("New without a backend: %v; want an error saying to pass backend.Get()", err)
 	}
 }
 

@@ -11,23 +11,32 @@
 //     Size×Size with OpenCV's INTER_AREA (its uint8 arithmetic in Compat,
 //     as the reference resizes 8-bit images).
 //
-//   - run.go, Stage A (Run.Prepare): the target layer's activations of
+//   - run.go: the Run, its life cycle (New, Prepare, Continue, Finish) and
+//     Generate.
+//
+//   - features.go, Stage A (Run.Prepare): the target layer's activations of
 //     every image, globally average-pooled to a C-vector, in batches.
 //
-//   - facets.go, Stage B: PCA (50 components), exact t-SNE to 2-D and
+//   - facetset.go and facets.go, Stage B: PCA (50 components), exact t-SNE to 2-D and
 //     k-means++ into K facets. Per facet, M exemplars, soft weights from
 //     their t-SNE distances to the centre, the target vector T_k (weighted
 //     mean of the exemplars' features), its n largest channels S_k, and the
 //     initial image: the weighted blend of the exemplars.
 //
-//   - graph.go, Stage C (Run.Step): one compiled computation per iteration
+//   - optimize.go, Stage C (Run.Step): each iteration's schedules, host
+//     operations and step, in the reference's order.
+//
+//   - graph.go: one compiled computation per iteration
 //     that feeds the K images to the network and takes the gradient of
 //
 //     −Σ W·a·T  +  Charbonnier(a − T) + log Z(1)  +  λ·‖P‖₁
 //
-//     (a the pooled target activations, P the penalty layer) with respect
+//     (a the pooled target activations, P the penalty layer; the objective
+//     is built from layervis/optvis's pieces, the same definition as
+//     Run.ToolboxObjective) with respect
 //     to the input, masks it with a centred Gaussian, takes the SGD step
-//     x − 1.9·lr·mask⊙∇ in normalized space and quantizes back to 8 bits;
+//     x − 1.9·lr·mask⊙∇ in normalized space (optvis.Nesterov) and quantizes
+//     back to 8 bits (optvis.Levels);
 //     it also pastes the images into the jitter canvas (a 1.2× zoom of the
 //     initial images). The same step with lr = 0 measures the snapshots.
 //
@@ -37,8 +46,9 @@
 //     memory and refuses a run that cannot fit), and the images, canvas and
 //     momentum buffers stay on the device between host operations.
 //
-//   - host.go: between steps, on the host and in parallel over images, the
-//     window re-crop from the canvas every 400 iterations, a centre-weighted
+//   - host.go and hostops.go: between steps, on the host and in parallel
+//     over images, as periodic host operations, the window re-crop from
+//     the canvas every 400 iterations, a centre-weighted
 //     Gaussian blur and +5 brightness, and a centre-weighted TV (split
 //     Bregman) denoising; learning rate, mask width, blur, denoising weight
 //     and λ follow linear schedules. These
@@ -46,7 +56,7 @@
 //     skimage's denoise_tv_bregman, scipy.ndimage.zoom) and its float32
 //     arithmetic for the masks and blends, in both presets.
 //
-//   - report.go and plot.go: facet_XX/iteration_NNNN.png snapshots,
+//   - record.go, report.go and plot.go: facet_XX/iteration_NNNN.png snapshots,
 //     tsne.png and report.json in the output folder.
 //
 //   - toolbox.go: a variant of Stage C that is not the reference's
@@ -54,9 +64,10 @@
 //     optimized from its exemplar blend with layervis/optvis (decorrelated
 //     Fourier parameterization, small jitter, scale and rotation, Adam) on
 //     the same dual objective, without the host regularizers, mask or 8-bit
-//     steps; same outputs. On the demo model it raises the facets'
-//     activations more and shows clearer object parts, and it is the
-//     default of examples/mindseye (make demo) and notebook 01.
+//     steps; same outputs. On the demo model its images show object parts
+//     where the loop's show a confetti-like blob on the faded blend, at
+//     somewhat lower activation gains; it is the default of
+//     examples/mindseye (make demo) and notebook 01.
 //
 // The reference code has quirks that change what is optimized (the
 // farthest exemplars are blended, every image is pushed on every facet's
@@ -68,6 +79,7 @@
 // Use [Generate] for a whole run, or drive it step by step from a notebook:
 //
 //	cfg := mindseye.Clean()
+//	cfg.Backend, err = backend.Get() // the backend GOMLX_BACKEND names
 //	cfg.Model, cfg.Images, cfg.Out = m, []string{"photos/"}, "out/"
 //	r, err := mindseye.New(cfg)
 //	err = r.Prepare(ctx, nil)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/mindseye"
 	"github.com/layervis/layervis/layervis/zoo"
 )
@@ -17,7 +18,11 @@ func ExampleGenerate() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	cfg := mindseye.Clean() // or mindseye.Compat() to reproduce vis.py
+	cfg := mindseye.Clean()          // or mindseye.Compat() to reproduce vis.py
+	cfg.Backend, err = backend.Get() // the backend GOMLX_BACKEND names: pure Go when unset
+	if err != nil {
+		log.Fatal(err)
+	}
 	cfg.Model, cfg.Images, cfg.Out = m, []string{"photos/"}, "out/"
 	cfg.Size, cfg.Iterations = 256, 601
 	rep, err := mindseye.Generate(context.Background(), cfg, func(ev mindseye.Event) {
@@ -41,6 +46,10 @@ func ExampleRun_Step() {
 		log.Fatal(err)
 	}
 	cfg := mindseye.Clean()
+	cfg.Backend, err = backend.Get() // the backend GOMLX_BACKEND names: pure Go when unset
+	if err != nil {
+		log.Fatal(err)
+	}
 	cfg.Model, cfg.Images, cfg.Out = m, []string{"photos/"}, "out/"
 	cfg.Size, cfg.Clusters, cfg.Iterations, cfg.SaveEvery = 192, 4, 301, 50
 	r, err := mindseye.New(cfg)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/layervis/layervis/layervis/cnn"
 	"github.com/layervis/layervis/layervis/optvis"
-	"github.com/layervis/layervis/layervis/torchvision"
 )
 
 // logPartition is log Z(1) = log(2e·K₁(1)), the log partition function of
@@ -33,7 +32,7 @@ type netSpec struct {
 	target  string // pooled layer
 	penalty string // L1 layer
 	// k is K, the facets of the whole batch: the loss of a micro-batch is
-	// its images' share of the batch's loss (see loss).
+	// its images' share of the batch's loss (see objective).
 	k int
 	// distScale multiplies (mean Charbonnier + logPartition): K² with
 	// Quirks.SquaredBatchTerms, else K (the sum of per-image means).
@@ -68,21 +67,20 @@ func specFor(cfg *Config, k int) *netSpec {
 // were set. A model with another convention (a TF.js model taking 0–255)
 // gets its input from this space inside the graph, so the same learning
 // rate changes the pixels as much as in the reference.
-var stepSpace = torchvision.ImageNetInput
+var stepSpace = cnn.ImageNet()
 
 // sameConvention reports whether a and b normalize identically.
 func sameConvention(a, b cnn.Input) bool {
 	return a.Range == b.Range && slices.Equal(a.Mean, b.Mean) && slices.Equal(a.Std, b.Std)
 }
 
+// levels is the 8-bit pixel parameterization of the step (see
+// optvis.Levels).
+func (s *netSpec) levels() optvis.Levels { return optvis.Levels{Space: stepSpace, Swap: s.swap} }
+
 // toStep maps pixels [B, H, W, 3] (0..255, display order) to the step space
 // [B, 3, H, W] in the network's channel order.
-func (s *netSpec) toStep(pixels *Node) *Node {
-	if s.swap {
-		pixels = Reverse(pixels, 3)
-	}
-	return cnn.NormalizeNode(DivScalar(TransposeAllAxes(pixels, 0, 3, 1, 2), 255), stepSpace)
-}
+func (s *netSpec) toStep(pixels *Node) *Node { return s.levels().ToSpace(pixels) }
 
 // toModel maps the step space to the model's input.
 func (s *netSpec) toModel(z *Node) *Node {
@@ -95,14 +93,7 @@ func (s *netSpec) toModel(z *Node) *Node {
 // toPixels is the inverse of toStep followed by the reference's
 // quantization (recreate_image): de-normalize, clip to [0,1], round half to
 // even of v·255. It returns [B, H, W, 3] in display order.
-func (s *netSpec) toPixels(z *Node) *Node {
-	v := Round(MulScalar(ClipScalar(cnn.DenormalizeNode(z, stepSpace), 0, 1), 255))
-	p := TransposeAllAxes(v, 0, 2, 3, 1)
-	if s.swap {
-		p = Reverse(p, 3)
-	}
-	return p
-}
+func (s *netSpec) toPixels(z *Node) *Node { return s.levels().Quantize(z) }
 
 // layers builds the target's pooled activation and the penalty layer.
 func (s *netSpec) layers(x *Node) (a, p *Node) {
@@ -114,26 +105,62 @@ func (s *netSpec) layers(x *Node) (a, p *Node) {
 	return optvis.Pooled(out[0]), out[1]
 }
 
-// loss returns the terms [activation, distance, L1] and their sum for a
-// micro-batch of B of the K images:
+// What Stage C's step feeds the objective (see objective): the pooled
+// target activations, each image's channel weights times its target
+// (W⊙T), the targets and λ.
+const (
+	keyPooled  = "mindseye:pooled"
+	keyWeights = "mindseye:weights"
+	keyTarget  = "mindseye:target"
+	keyLambda  = "mindseye:lambda"
+)
+
+// objective is the method's dual objective, to maximize, on the activation
+// of the target layer under the name target (pooled or not) and the
+// penalty layer's:
 //
-//	activation = −Σ_b Σ_j W_bj · a_bj · T_bj
-//	distance   = distScale · (Σ_bj (sqrt((a_bj − T_bj)² + 1) − 1)/(K·C) + log Z(1)·B/K)
-//	L1         = l1Scale · λ · Σ |P|
+//	Σ_b Σ_j (W⊙T)_bj · a_bj  −  distScale·B/K·(Charbonnier(a, T) + log Z(1))  −  l1Scale·λ·Σ|P|
 //
-// W is the channel weight matrix (see channelWeights). Every term is a sum
-// over the images, so the micro-batches' terms add up to the whole batch's
-// (with B = K, distance is distScale · (mean + log Z(1))), and each image's
-// gradient is the same whichever micro-batch it is in.
-func (s *netSpec) loss(a, p, target, weights, lambda *Node) (terms []*Node, total *Node) {
-	b := a.Shape().Dim(0)
-	act := Neg(ReduceAllSum(Mul(Mul(weights, a), target)))
-	// Charbonnier is the mean over this micro-batch's B·C values; B/K makes it
-	// the whole batch's sum over K·C.
-	dist := MulScalar(AddScalar(optvis.Charbonnier(a, target), logPartition), s.distScale*float64(b)/float64(s.k))
-	l1 := MulScalar(Mul(lambda, ReduceAllSum(Abs(p))), s.l1Scale)
-	total = Add(Add(act, dist), l1)
-	return []*Node{act, dist, l1}, total
+// for a batch of B of the K images (W the channel weight matrix, see
+// channelWeights; Charbonnier the mean over the batch's B·C values). Every
+// term is a sum over the images, so the micro-batches' terms add up to the
+// whole batch's and each image's gradient is the same whichever
+// micro-batch it is in. Stage C's step (stepFn, with the data fed as
+// inputs) and the toolbox variant ([Run.ToolboxObjective], with it fixed)
+// both optimize this one definition; the loss is its negation.
+func (s *netSpec) objective(target string, weights, tgt, lambda optvis.Data) optvis.Objective {
+	return optvis.Sum(
+		optvis.ChannelSetOf(target, weights),
+		optvis.PooledDistanceOf(target, tgt).Offset(-logPartition).Scale(s.distScale).Share(s.k),
+		optvis.L1(s.penalty, 0).ScaleBy(lambda).Scale(-s.l1Scale),
+	)
+}
+
+// loss returns the loss terms [activation, distance, L1] (the objective's
+// terms, negated) and their sum for the pooled target activations a [B, C]
+// and the penalty layer p, with the fed weights (W⊙T), target and λ.
+func (s *netSpec) loss(a, p, weights, target, lambda *Node) (terms []*Node, total *Node) {
+	acts := optvis.Acts{keyPooled: a, s.penalty: p, keyWeights: weights, keyTarget: target, keyLambda: lambda}
+	obj := s.objective(keyPooled, optvis.Fed(keyWeights), optvis.Fed(keyTarget), optvis.Fed(keyLambda))
+	for _, t := range obj.Terms() {
+		v := Neg(t.Build(acts))
+		terms = append(terms, v)
+		if total == nil {
+			total = v
+		} else {
+			total = Add(total, v)
+		}
+	}
+	return terms, total
+}
+
+// weightedTarget32 returns W⊙T, the activation term's weights.
+func weightedTarget32(w, t []float32) []float32 {
+	out := make([]float32, len(w))
+	for i, v := range w {
+		out[i] = v * t[i]
+	}
+	return out
 }
 
 // Inputs of the step, in order; the canvas and offsets only with jitter,
@@ -149,7 +176,7 @@ const (
 )
 
 // stepFn is the whole gradient step of a micro-batch of B images, inputs
-// [pixels, target, weights, mask, lr, lambda] (+ canvas, ox, oy) (+ momentum
+// [pixels, target, weights (W⊙T), mask, lr, lambda] (+ canvas, ox, oy) (+ momentum
 // buffer), outputs [new pixels, terms (act, dist, L1, total), pooled
 // activations [B, C]] (+ canvas with the input pixels pasted at (ox, oy))
 // (+ new buffer) (+ gradient w.r.t. the step space). The terms and
@@ -160,22 +187,18 @@ func (s *netSpec) stepFn(_ *model.Scope, in []*Node) []*Node {
 	next := numFixedInputs
 	x := s.toStep(pixels)
 	a, p := s.layers(s.toModel(x))
-	terms, total := s.loss(a, p, target, weights, lambda)
+	terms, total := s.loss(a, p, weights, target, lambda)
 	grad := Gradient(total, x)[0]
-	g := Mul(grad, Reshape(mask, 1, 1, mask.Shape().Dim(0), mask.Shape().Dim(1)))
-	// PyTorch's SGD(nesterov=True): buf = momentum·buf + g (buf = g on the
-	// first step), update = g + momentum·buf.
-	buf := g
-	var canvas *Node
+	var canvas, buf *Node
 	if s.jitter {
 		canvas = paste(in[next], pixels, in[next+1], in[next+2])
 		next += 3
 	}
 	if s.persistent {
-		buf = Add(MulScalar(in[next], s.momentum), g)
+		buf = in[next]
 	}
-	update := Add(g, MulScalar(buf, s.momentum))
-	x = Sub(x, Mul(lr, update))
+	mask = Reshape(mask, 1, 1, mask.Shape().Dim(0), mask.Shape().Dim(1))
+	x, buf = optvis.Nesterov{Momentum: s.momentum}.Update(x, grad, mask, buf, lr)
 	out := []*Node{s.toPixels(x), Stack(append(terms, total), 0), a}
 	if s.jitter {
 		out = append(out, canvas)

@@ -41,7 +41,8 @@ func TestEstimateMemory(t *testing.T) {
 	}
 	cfg := Compat()
 	cfg.Model = m
-	cfg.Target, cfg.Penalty = m.MindsEyeLayers()
+	cfg.Backend = backend.MustGet()
+	cfg.Target, cfg.Penalty = m.DefaultLayers()
 	b := backend.MustGet()
 	peak := func(n, size int) int64 {
 		spec := specFor(&cfg, 4)

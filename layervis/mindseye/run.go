@@ -5,20 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"math"
-	"math/rand/v2"
-	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/cnn"
-	"github.com/layervis/layervis/layervis/imageops"
-	"github.com/layervis/layervis/layervis/internal/memstat"
 )
 
 // ErrDone is returned by [Run.Step] once every iteration is done; call
@@ -102,6 +94,7 @@ type Run struct {
 	weights  []float32 // K×C
 	host     *host
 	st       *stepper
+	ops      []hostOp    // Stage C's host regularizers
 	mem      memoryModel // the step's estimated memory
 	dirs     []string    // facet folder names
 
@@ -124,11 +117,11 @@ func New(cfg Config) (*Run, error) {
 	}
 	m := cfg.Model
 	if cfg.Target == "" || cfg.Penalty == "" {
-		ml, ok := m.(cnn.MethodLayers)
+		d, ok := m.(cnn.LayerDefaults)
 		if !ok {
 			return nil, fmt.Errorf("mindseye: model %s suggests no layers for the method; set Config.Target and Config.Penalty (-layer and -penalty; list them with go run ./examples/layers -model %s)", m.Name(), m.Name())
 		}
-		t, p := ml.MindsEyeLayers()
+		t, p := d.DefaultLayers()
 		if cfg.Target == "" {
 			cfg.Target = t
 		}
@@ -143,10 +136,7 @@ func New(cfg Config) (*Run, error) {
 	if in.Channels != 3 {
 		return nil, fmt.Errorf("mindseye: model %s takes %d-channel images; the method needs a 3-channel (colour) model", m.Name(), in.Channels)
 	}
-	b, err := backend.Get()
-	if err != nil {
-		return nil, err
-	}
+	b := cfg.Backend
 	shp, err := cnn.Shapes(b, m, cfg.Size, cfg.Size, cfg.Target)
 	if err != nil {
 		return nil, err
@@ -169,17 +159,7 @@ func New(cfg Config) (*Run, error) {
 	r := &Run{
 		cfg: cfg, m: m, b: b, c: shp[0][0], seed: seed, set: set, out: out, saved: -1,
 	}
-	r.report = Report{
-		Tool: ReportTool, Status: StatusRunning, Backend: backend.Describe(b), SIMD: backend.SIMD, Seed: seed, Settings: cfg, Variant: VariantLoop,
-		Model: ModelReport{
-			Name: m.Name(), Target: cfg.Target, Penalty: cfg.Penalty, Channels: r.c,
-			InputOrder: in.Order, InputRange: in.Range, InputMean: in.Mean, InputStd: in.Std,
-		},
-		Images: []string{}, Skipped: []SkippedFile{}, Warnings: []string{},
-	}
-	if s, ok := m.(interface{ Source() string }); ok {
-		r.report.Model.Weights = s.Source()
-	}
+	r.startReport()
 	if err := r.estimateStep(); err != nil {
 		return nil, err
 	}
@@ -286,378 +266,6 @@ func (r *Run) Prepare(ctx context.Context, progress func(Event)) (err error) {
 		return err
 	}
 	return r.out.writeReport(&r.report)
-}
-
-// failed records err in the report (interrupted or failed) and writes it.
-func (r *Run) failed(err error) {
-	if err == nil {
-		return
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		r.report.Status = StatusInterrupted
-	} else {
-		r.report.Status = StatusFailed
-		r.report.Error = err.Error()
-	}
-	_ = r.out.writeReport(&r.report)
-}
-
-// extractFeatures is Stage A: every image is loaded, resized and pooled
-// through the target layer, FeatureBatch at a time (the last batch padded,
-// so one shape is compiled). Unreadable files are skipped with a warning.
-func (r *Run) extractFeatures(ctx context.Context, progress func(Event)) error {
-	files := r.set.files
-	batch := min(r.cfg.FeatureBatch, len(files))
-	exec, err := model.NewExec(r.b, r.m.Store(), specFor(&r.cfg, 0).featuresFn)
-	if err != nil {
-		return fmt.Errorf("mindseye: building the feature extraction: %w", err)
-	}
-	defer exec.Finalize()
-	size := r.cfg.Size
-	n := size * size * 3
-	buf := make([]float32, batch*n)
-	for startIdx := 0; startIdx < len(files); {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		// Load the next batch (in parallel), skipping unreadable files.
-		var names []string
-		for len(names) < batch && startIdx < len(files) {
-			chunk := files[startIdx:min(startIdx+batch-len(names), len(files))]
-			startIdx += len(chunk)
-			pix := make([][]float32, len(chunk))
-			errs := make([]error, len(chunk))
-			forEach(len(chunk), func(i int) {
-				pix[i], errs[i] = loadPixels(chunk[i], size, r.cfg.QuantizeInputs)
-			})
-			for i, f := range chunk {
-				if errs[i] != nil {
-					r.report.Skipped = append(r.report.Skipped, SkippedFile{File: f, Error: errs[i].Error()})
-					r.warn(progress, StageFeatures, "skipping an unreadable file: %v", errs[i])
-					continue
-				}
-				copy(buf[len(names)*n:], pix[i])
-				names = append(names, f)
-			}
-		}
-		if len(names) == 0 {
-			break
-		}
-		clear(buf[len(names)*n:])
-		x := tensors.FromFlatDataAndDimensions(buf, batch, size, size, 3)
-		out, err := exec.Exec(x)
-		x.FinalizeAll()
-		if err != nil {
-			return fmt.Errorf("mindseye: features of %s: %w", names[0], err)
-		}
-		a, err := tensors.CopyFlatData[float32](out[0])
-		out[0].FinalizeAll()
-		if err != nil {
-			return err
-		}
-		for i := range names {
-			for _, v := range a[i*r.c : (i+1)*r.c] {
-				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-					return fmt.Errorf("mindseye: the target layer's features of %s are not finite; check the model's weights", names[i])
-				}
-				r.feats = append(r.feats, float64(v))
-			}
-		}
-		r.images = append(r.images, names...)
-		r.note(progress, Event{Stage: StageFeatures, Done: len(r.images) + len(r.report.Skipped), Total: len(files),
-			Message: fmt.Sprintf("features of %d/%d images", len(r.images)+len(r.report.Skipped), len(files))})
-	}
-	r.report.Images = r.images
-	if len(r.images) <= 2 {
-		return fmt.Errorf("mindseye: %d readable image(s) of %d files; the method needs at least 3 (t-SNE and k-means of a set)", len(r.images), len(files))
-	}
-	return nil
-}
-
-// buildFacets is Stage B.
-func (r *Run) buildFacets(ctx context.Context, progress func(Event)) error {
-	n := len(r.images)
-	r.k, r.mUsed = r.cfg.Clusters, r.cfg.Exemplars
-	if n <= r.k {
-		r.warn(progress, StageFacets, "only %d images for %d clusters: using K = %d facets", n, r.k, n-1)
-		r.k = n - 1
-	}
-	if n < r.mUsed {
-		r.warn(progress, StageFacets, "only %d images for %d exemplars per facet: using M = %d", n, r.mUsed, n)
-		r.mUsed = n
-	}
-	if r.cfg.TopChannels > r.c {
-		r.warn(progress, StageFacets, "the target layer has %d channels, fewer than TopChannels %d: using all", r.c, r.cfg.TopChannels)
-	}
-	r.report.Clusters, r.report.Exemplars = r.k, r.mUsed
-	r.note(progress, Event{Stage: StageFacets, Message: fmt.Sprintf("PCA, t-SNE and k-means of %d images into %d facets", n, r.k)})
-	emb, err := embed(r.feats, n, r.c, r.k, &r.cfg, r.seed, func(iter int, kl float64) {
-		r.note(progress, Event{Stage: StageFacets, Done: iter, Total: r.cfg.TSNEIterations,
-			Message: fmt.Sprintf("t-SNE iteration %d/%d, KL divergence %.4g", iter, r.cfg.TSNEIterations, kl)})
-	})
-	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	r.emb = emb
-	sets := make([][]int, r.k)
-	r.target = make([]float32, r.k*r.c)
-	blends := make([][]float32, r.k)
-	r.facets = make([]Facet, r.k)
-	for k := range r.k {
-		d := make([]float64, n)
-		for i := range n {
-			d[i] = emb.dist[i*r.k+k]
-		}
-		f := Facet{Index: k, Centre: [2]float64{emb.centre[2*k], emb.centre[2*k+1]}}
-		for i, l := range emb.labels {
-			if l == k {
-				f.Members = append(f.Members, i)
-			}
-		}
-		f.Nearest = exemplars(d, 1, false)[0]
-		f.Exemplars = exemplars(d, r.mUsed, r.cfg.Quirks.FarthestExemplars)
-		for _, e := range f.Exemplars {
-			f.Distances = append(f.Distances, d[e])
-		}
-		if f.Weights, err = softWeights(f.Distances, r.cfg.Quirks.UnshiftedSoftmax); err != nil {
-			return fmt.Errorf("facet %d: %w", k+1, err)
-		}
-		t := weightedTarget(r.feats, r.c, f.Exemplars, f.Weights)
-		f.Channels = topChannels(t, r.cfg.TopChannels)
-		f.Target = make([]float32, r.c)
-		for j, v := range t {
-			f.Target[j] = float32(v)
-		}
-		copy(r.target[k*r.c:], f.Target)
-		sets[k] = f.Channels
-		// The initial blend, from the exemplars reloaded (Stage A keeps no
-		// pixels, so large sets fit in memory).
-		imgs := make([][]float32, len(f.Exemplars))
-		errs := make([]error, len(f.Exemplars))
-		forEach(len(f.Exemplars), func(m int) {
-			imgs[m], errs[m] = loadPixels(r.images[f.Exemplars[m]], r.cfg.Size, r.cfg.QuantizeInputs)
-		})
-		if err := errors.Join(errs...); err != nil {
-			return fmt.Errorf("mindseye: reloading an exemplar of facet %d: %w", k+1, err)
-		}
-		blends[k] = blend(imgs, f.Weights)
-		r.facets[k] = f
-	}
-	r.weights = channelWeights(sets, r.c, r.cfg.Quirks.CoupledChannels)
-	r.host = &host{k: r.k, size: r.cfg.Size, cur: slices.Concat(blends...),
-		rng: newRNG(r.seed)}
-	r.report.Facets = make([]FacetReport, r.k)
-	for k, f := range r.facets {
-		dir, err := r.out.facetDir(k)
-		if err != nil {
-			return err
-		}
-		r.dirs = append(r.dirs, dir)
-		fr := FacetReport{Index: k + 1, Dir: dir, Members: len(f.Members), Centre: f.Centre,
-			Nearest: r.images[f.Nearest], Channels: f.Channels, Snapshots: []FacetSnapshot{}}
-		for m, e := range f.Exemplars {
-			fr.Exemplars = append(fr.Exemplars, Exemplar{File: r.images[e], Distance: f.Distances[m], Weight: f.Weights[m]})
-		}
-		r.report.Facets[k] = fr
-	}
-	return nil
-}
-
-// newRNG returns the window jitter's random source.
-func newRNG(seed uint64) *rand.Rand {
-	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-}
-
-// setupOptimization builds the jitter canvas and the compiled step, in
-// micro-batches that fit the memory available.
-func (r *Run) setupOptimization() error {
-	if err := r.host.newCanvas(r.cfg.Scale, r.cfg.Window); err != nil {
-		return err
-	}
-	micro, err := r.microBatch()
-	if err != nil {
-		return err
-	}
-	r.spec = specFor(&r.cfg, r.k)
-	st, err := newStepper(r.b, r.spec, r.host, r.target, r.weights, r.c, micro)
-	if err != nil {
-		return err
-	}
-	r.st = st
-	r.report.Memory.MicroBatch = st.micro()
-	r.first, r.last, r.offset, r.total = 1, r.cfg.Iterations, 0, r.cfg.Iterations
-	return nil
-}
-
-// schedule returns the scheduled values at iteration i.
-func (r *Run) schedule(i int) Schedule {
-	j, tot := i-r.offset, r.total
-	scale := float64(r.cfg.Size) / referenceSize
-	return Schedule{
-		LR:            r.cfg.LR.At(j, tot),
-		MaskSigma:     r.cfg.MaskSigma.At(j, tot) * scale,
-		BlurSigma:     r.cfg.BlurSigma.At(j, tot),
-		DenoiseWeight: r.cfg.DenoiseWeight.At(j, tot),
-		Lambda:        r.cfg.Lambda.At(j, tot),
-	}
-}
-
-// Step runs the next iteration of Stage C, in the reference's order:
-// schedules; window offset (and every WindowStep the re-crop from the
-// canvas); gradient mask; every BlurEvery the centre-weighted blur (and
-// brightness); paste into the canvas; the compiled gradient step with
-// quantization; every DenoiseEvery the centre-weighted TV denoising; the
-// snapshot every SaveEvery and at the last iteration. It returns [ErrDone]
-// when all iterations are done and the context's error when cancelled
-// (before the iteration starts).
-func (r *Run) Step(ctx context.Context) (ev Event, err error) {
-	if !r.prepared {
-		return ev, errors.New("mindseye: call Prepare before Step")
-	}
-	if r.iter >= r.last {
-		return ev, ErrDone
-	}
-	if err := ctx.Err(); err != nil {
-		return ev, err
-	}
-	defer func() { r.failed(err) }()
-	i := r.iter + 1
-	h, st := r.host, r.st
-	sch := r.schedule(i)
-	ev = Event{Stage: StageOptimize, Iteration: i, Done: i - r.first + 1, Total: r.last - r.first + 1, Schedule: sch}
-	var ox, oy int
-	t0 := time.Now()
-	if h.canvas != nil {
-		ox, oy = h.offsets()
-		if i%r.cfg.WindowStep == 0 {
-			if err := st.fetchCanvas(); err != nil {
-				return ev, err
-			}
-			h.crop(ox, oy)
-			st.hostChanged()
-			ev.Ops = append(ev.Ops, "crop")
-		}
-	}
-	mask1 := imageops.GaussianMask(r.cfg.Size, r.cfg.Size, sch.MaskSigma)
-	var mask2 []float32
-	if i%r.cfg.BlurEvery == 0 || i%r.cfg.DenoiseEvery == 0 {
-		mask2 = invert(mask1)
-	}
-	if i%r.cfg.BlurEvery == 0 {
-		bright := 0.0
-		ev.Ops = append(ev.Ops, "blur")
-		if i%r.cfg.BrightnessStep == 0 {
-			bright = r.cfg.Brightness
-			ev.Ops = append(ev.Ops, "brightness")
-		}
-		if err := st.syncHost(); err != nil {
-			return ev, err
-		}
-		h.blurBlend(mask1, mask2, sch.BlurSigma, bright)
-		st.hostChanged()
-	}
-	if h.canvas != nil {
-		ev.Ops = append(ev.Ops, "paste") // done by the step, on the device
-	}
-	// The host operations' and the step's times exclude the copies between
-	// host and device, counted apart.
-	ev.TransferTime = st.takeTransfer()
-	ev.HostTime = time.Since(t0) - ev.TransferTime
-	t0 = time.Now()
-	res, err := st.step(mask1, sch.LR, sch.Lambda, ox, oy)
-	if err != nil {
-		return ev, err
-	}
-	tr := st.takeTransfer()
-	ev.StepTime = time.Since(t0) - tr
-	ev.TransferTime += tr
-	ev.Ops = append(ev.Ops, "step")
-	ev.Terms = res.terms
-	if i%r.cfg.DenoiseEvery == 0 {
-		if err := st.syncHost(); err != nil {
-			return ev, err
-		}
-		t0 := time.Now()
-		h.denoiseBlend(mask1, mask2, sch.DenoiseWeight, r.cfg.DenoiseMaxIter, r.cfg.DenoiseEps)
-		st.hostChanged()
-		ev.HostTime += time.Since(t0)
-		ev.Ops = append(ev.Ops, "denoise")
-	}
-	ev.TransferTime += st.takeTransfer()
-	r.iter = i
-	r.steps++
-	tm := &r.report.Timings
-	tm.Step += ev.StepTime.Seconds()
-	tm.Host += ev.HostTime.Seconds()
-	tm.Transfer += ev.TransferTime.Seconds()
-	n := float64(r.steps)
-	tm.StepMean, tm.HostMean, tm.TransferMean = tm.Step/n, tm.Host/n, tm.Transfer/n
-	r.report.Iterations = r.steps
-	r.report.Memory.PeakRSS = memstat.PeakRSS()
-	if math.IsNaN(res.terms.Total) || math.IsInf(res.terms.Total, 0) {
-		return ev, fmt.Errorf("mindseye: the loss at iteration %d is %v; lower LR or check the model", i, res.terms.Total)
-	}
-	if i%r.cfg.SaveEvery == 0 || i == r.last {
-		if ev.Snapshot, err = r.snapshot(i); err != nil {
-			return ev, err
-		}
-		ev.Ops = append(ev.Ops, "save")
-		if err := r.out.writeReport(&r.report); err != nil {
-			return ev, err
-		}
-	}
-	tm.Optimize = tm.Step + tm.Host + tm.Transfer + tm.Snapshots
-	ev.Rate = float64(r.steps) / tm.Optimize
-	return ev, nil
-}
-
-// snapshot measures the current images, saves them as
-// facet_XX/iteration_NNNN.png and records them in the report.
-func (r *Run) snapshot(i int) (*Snapshot, error) {
-	t0 := time.Now()
-	lambda := r.schedule(max(i, r.first)).Lambda
-	terms, a, err := r.st.measure(lambda)
-	if err == nil {
-		err = r.st.syncHost()
-	}
-	r.st.takeTransfer() // part of the snapshot's time
-	if err != nil {
-		return nil, err
-	}
-	s := &Snapshot{Iteration: i, Terms: terms, Images: r.Images()}
-	for k, f := range r.facets {
-		ak := a[k*r.c : (k+1)*r.c]
-		act := 0.0
-		for _, j := range f.Channels {
-			act += float64(ak[j])
-		}
-		act /= float64(len(f.Channels))
-		d := 0.0
-		for j, v := range ak {
-			e := float64(v) - float64(f.Target[j])
-			d += e * e
-		}
-		s.Activation = append(s.Activation, act)
-		s.Distance = append(s.Distance, math.Sqrt(d))
-		file := filepath.Join(r.dirs[k], fmt.Sprintf("iteration_%04d.png", i))
-		if err := r.out.savePNG(file, s.Images[k]); err != nil {
-			return nil, err
-		}
-		fr := &r.report.Facets[k]
-		fr.Snapshots = append(fr.Snapshots, FacetSnapshot{Iteration: i, File: filepath.ToSlash(file), Activation: act, Distance: math.Sqrt(d)})
-		first := fr.Snapshots[0].Activation
-		fr.ActivationGain = act - first
-		if first > 0 {
-			fr.ActivationGainRatio = act / first
-		}
-	}
-	r.report.Snapshots = append(r.report.Snapshots, SnapshotTerms{Iteration: i, Terms: terms})
-	r.saved = i
-	r.report.Timings.Snapshots += time.Since(t0).Seconds()
-	return s, nil
 }
 
 // Continue adds n iterations after the last one. With

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/torchvision"
 )
 
@@ -63,6 +64,7 @@ func smallConfig(t testing.TB, preset Config, images []string, out string) Confi
 	}
 	cfg := preset
 	cfg.Model, cfg.Images, cfg.Out = m, images, out
+	cfg.Backend = backend.MustGet()
 	cfg.Size, cfg.Clusters, cfg.Exemplars, cfg.TopChannels = 64, 2, 3, 8
 	cfg.Iterations, cfg.SaveEvery = 40, 20
 	cfg.TSNEIterations = 250
@@ -338,6 +340,7 @@ func TestOutputSafety(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := Clean()
 			cfg.Model, cfg.Images, cfg.Out, cfg.Overwrite = m, tc.images, tc.out, tc.overwrite
+			cfg.Backend = backend.MustGet()
 			_, err := New(cfg)
 			switch {
 			case tc.wantErr == "" && err != nil:

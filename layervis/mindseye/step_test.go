@@ -81,7 +81,8 @@ func TestStepMatchesPyTorch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
 			cfg.Model = m
-			cfg.Target, cfg.Penalty = m.MindsEyeLayers()
+			cfg.Backend = backend.MustGet()
+			cfg.Target, cfg.Penalty = m.DefaultLayers()
 			lrs, lambdas := []float64{100, 60}, []float64{1e-4, 3e-3} // large steps: many levels, so a wrong update shows
 			d := filepath.Join(dir, tc.name)
 			if err := os.MkdirAll(d, 0o755); err != nil {
@@ -188,7 +189,7 @@ func TestStepMatchesPyTorch(t *testing.T) {
 
 // TestQuantizationRoundTrip checks that 8-bit pixel values survive the
 // in-graph step-space mapping and quantization unchanged (a zero step
-// changes nothing), for torchvision's input convention, a 0–255 one and a
+// changes nothing), for the ImageNet input convention, a 0–255 one and a
 // BGR one; that the network gets cnn.Input.Normalize of the pixels; and
 // that the BGR switch reverses the channels it sees.
 func TestQuantizationRoundTrip(t *testing.T) {
@@ -198,7 +199,7 @@ func TestQuantizationRoundTrip(t *testing.T) {
 		px[i] = float32((i*7 + i/3) % 256)
 	}
 	inputs := []cnn.Input{
-		torchvision.ImageNetInput,
+		cnn.ImageNet(),
 		{Channels: 3, Order: "RGB", Range: [2]float32{0, 255}},
 		{Channels: 3, Order: "BGR", Range: [2]float32{-1, 1}, Mean: []float32{0.1, 0.2, 0.3}, Std: []float32{0.5, 0.6, 0.7}},
 	}
@@ -243,7 +244,8 @@ func TestMaskedStep(t *testing.T) {
 	const k, size, c = 2, 32, 512
 	cfg := Clean()
 	cfg.Model = m
-	cfg.Target, cfg.Penalty = m.MindsEyeLayers()
+	cfg.Backend = backend.MustGet()
+	cfg.Target, cfg.Penalty = m.DefaultLayers()
 	in := randomStepInputs(k, size, c, 8, 5)
 	for i := range in.mask {
 		in.mask[i] = float32(i % size / (size / 2)) // 0 on the left half, 1 on the right

@@ -19,7 +19,7 @@ import (
 // chunk is one micro-batch: images lo … lo+n−1.
 type chunk struct {
 	lo, n           int
-	target, weights *tensors.Tensor // [n, C], on the device
+	target, weights *tensors.Tensor // [n, C], T and W⊙T, on the device
 	// pixels are the images on the device; nil when the host's copy is
 	// newer.
 	pixels *tensors.Tensor
@@ -60,9 +60,11 @@ func chunkSizes(k, micro int) []int {
 }
 
 // newStepper compiles the step for h's images (and canvas, if any) with
-// the K×C target and weights, in micro-batches of at most micro images.
+// the K×C target and channel weights, in micro-batches of at most micro
+// images.
 func newStepper(b compute.Backend, spec *netSpec, h *host, target, weights []float32, c, micro int) (*stepper, error) {
 	spec.jitter = h.canvas != nil
+	weights = weightedTarget32(weights, target)
 	exec, err := model.NewExec(b, spec.m.Store(), spec.stepFn)
 	if err != nil {
 		return nil, fmt.Errorf("mindseye: building the step for %s: %w", spec.m.Name(), err)

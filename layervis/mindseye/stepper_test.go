@@ -191,7 +191,8 @@ func TestMicroBatchGradient(t *testing.T) {
 	for _, preset := range []Config{Compat(), Clean(), momentum} {
 		cfg := preset
 		cfg.Model = m
-		cfg.Target, cfg.Penalty = m.MindsEyeLayers()
+		cfg.Backend = backend.MustGet()
+		cfg.Target, cfg.Penalty = m.DefaultLayers()
 		w := channelWeights(in.sets, c, cfg.Quirks.CoupledChannels)
 		steps := 1
 		if !cfg.Quirks.FreshOptimizer {

@@ -48,24 +48,18 @@ type ToolboxSettings struct {
 // ToolboxObjective returns the Mind's Eye dual objective of the facets
 // found by [Run.Prepare], as a layervis/optvis objective over a batch of
 // one image per facet (to maximize): the activation term on each facet's
-// channels weighted by its target ([optvis.ChannelSet]), minus the
+// channels weighted by its target ([optvis.ChannelSetOf]), minus the
 // Charbonnier distance of the pooled target activations to the facets'
-// targets ([optvis.PooledDistance]) and the L1 penalty on the penalty
+// targets ([optvis.PooledDistanceOf]) and the L1 penalty on the penalty
 // layer at weight lambda ([optvis.L1]), each scaled as the run's preset
-// scales Stage C's terms.
+// scales Stage C's terms. It is the objective Stage C's step minimizes the
+// negation of (the same definition, with the data fixed instead of fed).
 func (r *Run) ToolboxObjective(lambda float64) (optvis.Objective, error) {
 	if !r.prepared || r.spec == nil {
 		return optvis.Objective{}, errors.New("mindseye: call Prepare before ToolboxObjective")
 	}
-	wt := make([]float32, len(r.weights))
-	for i, w := range r.weights {
-		wt[i] = w * r.target[i]
-	}
-	return optvis.Sum(
-		optvis.ChannelSet(r.cfg.Target, wt),
-		optvis.PooledDistance(r.cfg.Target, r.target).Scale(r.spec.distScale),
-		optvis.L1(r.cfg.Penalty, 0).Scale(-lambda*r.spec.l1Scale),
-	), nil
+	return r.spec.objective(r.cfg.Target, optvis.Fixed(weightedTarget32(r.weights, r.target)...),
+		optvis.Fixed(r.target...), optvis.Fixed(float32(lambda))), nil
 }
 
 // ToolboxRender runs Stage C as the toolbox variant, instead of [Run.Step]:
@@ -77,8 +71,8 @@ func (r *Run) ToolboxObjective(lambda float64) (optvis.Objective, error) {
 // ([Run.ToolboxObjective]) at the end value of the configuration's λ
 // schedule, for Config.Iterations steps; no host regularizers, gradient
 // mask or quantization. It is not the reference's method; on the demo
-// model it gives more activation and clearer object parts than the loop
-// (see examples/mindseye).
+// model its images show object parts where the loop's show a confetti-like
+// blob, at somewhat lower activation gains (see examples/mindseye).
 //
 // Call it once, after Prepare and before any Step; then Finish. The
 // outputs are the loop's: every SaveEvery steps and at the last, the
@@ -86,8 +80,8 @@ func (r *Run) ToolboxObjective(lambda float64) (optvis.Objective, error) {
 // facet_XX/iteration_NNNN.png, and report.json is rewritten, with
 // Report.Variant "toolbox" and Report.Toolbox. progress, if not nil,
 // receives a [StageCompile] event before the step is compiled and then
-// one [StageOptimize] event per step, whose Terms are optvis's terms (on the transformed images, mean
-// over the facets) with the loop's signs. On cancellation it stops after
+// one [StageOptimize] event per step, whose Terms are optvis's terms (on
+// the transformed images, mean over the facets) with the loop's signs. On cancellation it stops after
 // the current step and saves the images as they are; the context's error
 // is returned.
 func (r *Run) ToolboxRender(ctx context.Context, p optvis.Param, lr float64, progress func(Event)) (err error) {

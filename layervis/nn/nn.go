@@ -508,17 +508,83 @@ func (p Pool2D) Avg(x *Node) *Node {
 // ReLU returns max(x, 0) with PyTorch's gradient: 1 where x > 0 and 0
 // elsewhere, including at x == 0 (graph.Max would pass the gradient at ties).
 // Its backward pass is a single select, cheaper than Max's.
+//
+// In a graph marked by [RedirectReLUs] its gradient is redirected instead.
 func ReLU(x *Node) *Node {
+	y := relu(x)
+	if redirecting(x.Graph()) {
+		return redirect(x, y, false)
+	}
+	return y
+}
+
+func relu(x *Node) *Node {
 	zeros := BroadcastLike(after(ScalarZero(x.Graph(), x.DType()), x), x)
 	return Where(GreaterThan(x, zeros), x, zeros)
 }
 
 // ReLU6 returns min(max(x, 0), 6) with TensorFlow's gradient: 1 where
 // 0 < x < 6, else 0.
+//
+// In a graph marked by [RedirectReLUs] its gradient is redirected instead.
 func ReLU6(x *Node) *Node {
-	r := ReLU(x)
+	r := relu(x)
 	six := AddScalar(ZerosLike(r), 6)
-	return Where(LessThan(r, six), r, six)
+	y := Where(LessThan(r, six), r, six)
+	if redirecting(x.Graph()) {
+		return redirect(x, y, true)
+	}
+	return y
+}
+
+// redirectKey is the graph state set by RedirectReLUs.
+type redirectKey struct{}
+
+// RedirectReLUs marks g so that the [ReLU] and [ReLU6] built in it from
+// now on (by the model builders too: layervis/tfjs, layervis/onnx and
+// layervis/torchvision use them) take lucid's redirected gradient
+// (lucid/misc/redirected_relu_grad.py), for a loss that is minimized: for
+// each image of the batch (axis 0) whose true ReLU gradient is zero
+// everywhere in the tensor, the gradient is passed through where it
+// pushes the input back into the unit's live range (up where x ≤ 0; for
+// ReLU6 also down where x ≥ 6) and blocked where it pushes further out;
+// images that get some true gradient get exactly the true gradient. The
+// values are unchanged.
+//
+// Feature visualization uses it for its first steps: a unit that is zero
+// on the initial image has a zero gradient and never starts otherwise.
+// Gradients of such a graph are not the function's true gradients, so
+// mark only graphs built for that purpose.
+func RedirectReLUs(g *Graph) { g.AttachState(redirectKey{}, true) }
+
+func redirecting(g *Graph) bool { return g.State(redirectKey{}) != nil }
+
+// redirect returns y, the ReLU (capped: ReLU6) of x, with the redirected
+// gradient w.r.t. x (see RedirectReLUs).
+func redirect(x, y *Node, capped bool) *Node {
+	t := IdentityWithCustomGradient(x, func(x, v *Node) *Node {
+		zeros := ZerosLike(v)
+		live := GreaterThan(x, zeros)
+		down := And(LessOrEqual(x, zeros), GreaterThan(v, zeros)) // descent would lower x further
+		if capped {
+			six := AddScalar(zeros, 6)
+			live = And(live, LessThan(x, six))
+			down = Or(down, And(GreaterOrEqual(x, six), LessThan(v, zeros)))
+		}
+		grad := Where(live, v, zeros)
+		peak := ReduceAllMax(Abs(grad))
+		if x.Rank() > 1 {
+			axes := make([]int, x.Rank()-1)
+			for i := range axes {
+				axes[i] = i + 1
+			}
+			peak = ReduceAndKeep(Abs(grad), ReduceMax, axes...)
+		}
+		stuck := BroadcastToDims(Equal(peak, ZerosLike(peak)), x.Shape().Dimensions...)
+		return Where(stuck, Where(down, zeros, v), grad)
+	})
+	// y with t's gradient: t − t is 0, and y's own gradient is stopped.
+	return Add(StopGradient(y), Sub(t, StopGradient(t)))
 }
 
 // GlobalAvg averages x [B,H,W,C] over H and W, returning [B,C].

@@ -22,7 +22,6 @@ import (
 
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/cnn"
-	"github.com/layervis/layervis/layervis/torchvision"
 )
 
 // smallNet is a conv → relu → max-pool → global-pool → flatten → gemm
@@ -161,7 +160,7 @@ func TestCatalogue(t *testing.T) {
 		t.Errorf("Name %q Opset %d, want test 13", m.Name(), m.Opset())
 	}
 	in := m.Input()
-	if in.Channels != 3 || in.Size != 8 || !slices.Equal(in.Mean, torchvision.ImageNetInput.Mean) || !slices.Equal(in.Std, torchvision.ImageNetInput.Std) {
+	if in.Channels != 3 || in.Size != 8 || !slices.Equal(in.Mean, cnn.ImageNet().Mean) || !slices.Equal(in.Std, cnn.ImageNet().Std) {
 		t.Errorf("Input() = %+v, want 3 channels, size 8, ImageNet normalization", in)
 	}
 	layers, err := m.Layers(12, 10)

@@ -41,7 +41,7 @@
 // The channel count (and, when the file fixes it, the default input size)
 // comes from the graph input, which must be a float32 [batch, channels,
 // height, width] tensor. The file does not say how pixels are normalized:
-// 3-channel models default to torchvision's ImageNet normalization (RGB
+// 3-channel models default to ImageNet's normalization, [cnn.ImageNet] (RGB
 // scaled to [0,1], mean 0.485/0.456/0.406, std 0.229/0.224/0.225), other
 // channel counts to [0,1] without normalization. [WithInput] overrides it.
 package onnx
@@ -66,7 +66,6 @@ import (
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/cnn"
 	"github.com/layervis/layervis/layervis/nn"
-	"github.com/layervis/layervis/layervis/torchvision"
 )
 
 // DefaultSize is the default input size of models whose file does not fix
@@ -229,7 +228,9 @@ func parse(data []byte, path string, o options) (m *Model, err error) {
 	if m.store, err = decodeTensors(ts, baseDir); err != nil {
 		return nil, err
 	}
-	b, err := backend.Get()
+	// Loading runs on the host: the kernels are transposed once and left in
+	// local storage, for whatever backend the model runs on.
+	b, err := backend.Local()
 	if err != nil {
 		return nil, err
 	}
@@ -278,6 +279,9 @@ func (m *Model) kernelsToHWIO(b compute.Backend) error {
 		}
 		out, err := exec.Exec(w)
 		if err != nil {
+			return fmt.Errorf("transposing the kernel %q: %w", name, err)
+		}
+		if err := out[0].ToLocal(); err != nil {
 			return fmt.Errorf("transposing the kernel %q: %w", name, err)
 		}
 		if err := v.SetValue(out[0]); err != nil {
@@ -333,7 +337,8 @@ func (m *Model) findInput(g *protos.GraphProto, init map[string]bool, override *
 	}
 	m.in = cnn.Input{Channels: int(c), Order: "RGB", Range: [2]float32{0, 1}, Size: size, MinSize: 1, Multiple: 1}
 	if c == 3 {
-		m.in.Mean, m.in.Std = slices.Clone(torchvision.ImageNetInput.Mean), slices.Clone(torchvision.ImageNetInput.Std)
+		imagenet := cnn.ImageNet()
+		m.in.Mean, m.in.Std = imagenet.Mean, imagenet.Std
 	}
 	if override != nil {
 		if override.Channels != int(c) {
@@ -584,7 +589,7 @@ func (m *Model) Layers(h, w int) ([]cnn.Layer, error) {
 	if err := m.in.CheckSize(h, w); err != nil {
 		return nil, fmt.Errorf("%s: %w", m.name, err)
 	}
-	b, err := backend.Get()
+	b, err := backend.Local() // the graph is only built, for its shapes
 	if err != nil {
 		return nil, err
 	}

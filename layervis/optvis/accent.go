@@ -232,9 +232,7 @@ const balanceNoise = 0.02
 // regularizer α times as strong as the objective.
 func Balance(b compute.Backend, m cnn.Model, p Param, obj, reg Objective, n, h, w int, seed uint64) (ratio float64, err error) {
 	if b == nil {
-		if b, err = backend.Get(); err != nil {
-			return 0, err
-		}
+		return 0, errNoBackend
 	}
 	if p.Start == nil {
 		return 0, fmt.Errorf("optvis: Balance needs a parameterization that starts from photos (FromImage)")
@@ -307,7 +305,7 @@ type Accent struct {
 // and call Done.
 //
 //	ph := cnn.Fit(img, 128)
-//	a, r, err := optvis.Accentuate(ctx, nil, m, optvis.Channel(layer, 7), optvis.Keep(m, early, ph), 1, optvis.FourierParam(), ph)
+//	a, r, err := optvis.Accentuate(ctx, b, m, optvis.Channel(layer, 7), optvis.Keep(m, early, ph), 1, optvis.FourierParam(), ph)
 //	res, err := r.Steps(64).Done()
 func Accentuate(ctx context.Context, b compute.Backend, m cnn.Model, obj, reg Objective, alpha float64, p Param, photos ...*photo.RGB) (*Accent, *Renderer, error) {
 	if m == nil {
@@ -325,9 +323,7 @@ func Accentuate(ctx context.Context, b compute.Backend, m cnn.Model, obj, reg Ob
 		return nil, nil, fmt.Errorf("optvis: model %s: %w", m.Name(), err)
 	}
 	if b == nil {
-		if b, err = backend.Get(); err != nil {
-			return nil, nil, err
-		}
+		return nil, nil, errNoBackend
 	}
 	bal, err := Balance(b, m, p, obj, reg, len(photos), h, w, 0)
 	if err != nil {
@@ -340,10 +336,14 @@ func Accentuate(ctx context.Context, b compute.Backend, m cnn.Model, obj, reg Ob
 }
 
 // checkLayers returns an error naming the first layer of the objectives
-// that m does not have.
+// that m does not have, or the first fed input (which only a caller's own
+// step feeds).
 func checkLayers(m cnn.Model, objs ...Objective) error {
 	var layers []string
 	for _, o := range objs {
+		if len(o.inputs) > 0 {
+			return fmt.Errorf("optvis: objective %s reads the graph input %q, which only a caller's own step feeds; give its values with optvis.Fixed", o.name, o.inputs[0])
+		}
 		layers = append(layers, modelLayers(o)...)
 	}
 	if len(layers) == 0 {
@@ -415,7 +415,6 @@ func execModel(b compute.Backend, m cnn.Model, name string, fn func(in []*Node) 
 // Evaluate returns obj's value and the values of its terms
 // ([Objective.Terms]) on the photos (one batch, all of one size), without
 // transforms: e.g. a channel's activation on a photo before accentuation.
-// b nil takes backend.Get().
 func Evaluate(b compute.Backend, m cnn.Model, obj Objective, photos ...*photo.RGB) (total float64, terms []float64, err error) {
 	if m == nil || obj.IsZero() || len(photos) == 0 {
 		return 0, nil, fmt.Errorf("optvis: Evaluate needs a model, an objective and photos")
@@ -424,9 +423,7 @@ func Evaluate(b compute.Backend, m cnn.Model, obj Objective, photos ...*photo.RG
 		return 0, nil, err
 	}
 	if b == nil {
-		if b, err = backend.Get(); err != nil {
-			return 0, nil, err
-		}
+		return 0, nil, errNoBackend
 	}
 	if err := checkLayers(m, obj); err != nil {
 		return 0, nil, err

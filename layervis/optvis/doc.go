@@ -5,13 +5,15 @@
 //
 // # Rendering
 //
+//	b, _ := backend.Get() // the backend GOMLX_BACKEND names: pure Go when unset
 //	m, _, _ := zoo.Open("demo", "")
-//	res, err := optvis.Render(ctx, nil, m, optvis.Channel("tower_0/MobilenetV3/expanded_conv_5/expand/Relu", 7)).
+//	res, err := optvis.Render(ctx, b, m, optvis.Channel("tower_0/MobilenetV3/expanded_conv_5/expand/Relu", 7)).
 //		Size(128).Steps(256).Snapshots(64, 128).Done()
 //	img := res.Final().Images[0] // *image.NRGBA
 //
 // [Render] returns a [Renderer]; its options (Size, Batch, Param,
-// Transforms, Steps, Snapshots, Seed, LR, Adam, Schedule, Progress) end
+// Transforms, Steps, Snapshots, Seed, LR, Adam, RedirectReLU, Schedule,
+// Progress) end
 // with [Renderer.Done], which runs the steps and returns a [Result]: the
 // images of each [Snapshot] and the objective's value on them (untransformed).
 // Progress events ([Event]) follow mindseye's style: a compile message,
@@ -19,6 +21,14 @@
 // the snapshot when one was taken. Cancelling the context stops after the
 // current step and returns what was made (Result.Interrupted, and the
 // context's error).
+//
+// A ReLU unit that is zero on the initial image gets no gradient, and a
+// render of it would never start; so for its first [RedirectSteps] steps
+// a render from a random start takes lucid's redirected ReLU gradients
+// (nn.RedirectReLUs: in an image where a whole ReLU layer passes no
+// gradient, the gradient that pushes the units back into their live range
+// passes), then the true gradient ([Renderer.RedirectReLU] sets the
+// number of steps; 0 turns it off).
 //
 // The parameters and Adam's moments stay on the device between steps; the
 // host sees only the objective's values every step and the images at
@@ -33,8 +43,8 @@
 // [Diversity], [ClassLogit], the penalties [L1], [L2], [TV] (positive
 // values: add them with a negative weight, usually on [ImageLayer]), and the
 // Mind's Eye terms [ChannelSet] and [PooledDistance]. They compose with
-// [Sum], [Objective.Scale], [Objective.Neg], and [Objective.At] restricts
-// one to an image of the batch:
+// [Sum], [Objective.Scale], [Objective.Neg], [Objective.Offset], and
+// [Objective.At] restricts one to an image of the batch:
 //
 //	obj := optvis.Sum(
 //		optvis.Channel(layer, 3).At(0), optvis.Channel(layer, 17).At(1),
@@ -47,6 +57,13 @@
 //
 // The terms of a Sum are reported one by one (Result.TermNames,
 // Snapshot.Terms), e.g. one value per channel above.
+//
+// An objective can also be built inside a caller's own compiled step (as
+// the Mind's Eye's Stage C does): its data is then [Fed] from graph inputs
+// rather than [Fixed] ([ChannelSetOf], [PooledDistanceOf],
+// [Objective.ScaleBy] for a scheduled weight), and [Objective.Share] makes
+// a micro-batch's value its share of the whole batch's, so that one
+// compiled step serves every micro-batch.
 //
 // # Parameterizations (param.go, fourier.go, color.go, spectrum.go)
 //

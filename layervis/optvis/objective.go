@@ -27,8 +27,13 @@ type Acts map[string]*Node
 type Objective struct {
 	name   string
 	layers []string
+	inputs []string // graph inputs it reads from Acts ([Fed] data)
 	build  func(a Acts) *Node
 	terms  []Objective // the terms of a Sum, reported one by one
+	// scale multiplies the value (0: 1); share > 0 multiplies it by B/share
+	// (see [Objective.Share]). Both apply together, as one multiplication.
+	scale float64
+	share int
 }
 
 // NewObjective returns an objective named name that reads the given layers
@@ -62,30 +67,148 @@ func (o Objective) Build(a Acts) *Node {
 			panic(fmt.Sprintf("optvis: objective %s needs layer %q, which was not built", o.name, l))
 		}
 	}
-	return o.build(a)
+	for _, n := range o.inputs {
+		if a[n] == nil {
+			panic(fmt.Sprintf("optvis: objective %s reads the graph input %q, which the graph does not feed", o.name, n))
+		}
+	}
+	v := o.build(a)
+	f := 1.0
+	if o.scale != 0 {
+		f = o.scale
+	}
+	if o.share > 0 {
+		if len(o.layers) == 0 {
+			panic(fmt.Sprintf("optvis: objective %s: Share needs an objective that reads a layer (for the batch size)", o.name))
+		}
+		f *= float64(a[o.layers[0]].Shape().Dim(0)) / float64(o.share)
+	}
+	if o.scale != 0 || o.share > 0 {
+		v = MulScalar(v, f)
+	}
+	return v
 }
 
 // IsZero reports whether o is the zero Objective (no function).
 func (o Objective) IsZero() bool { return o.build == nil }
 
-// Scale returns w·o.
+// Scale returns w·o. Scales (and [Objective.Share]) of one objective fold
+// into a single multiplication.
 func (o Objective) Scale(w float64) Objective {
-	return Objective{name: fmt.Sprintf("%g·%s", w, o.name), layers: o.layers,
-		build: func(a Acts) *Node { return MulScalar(o.Build(a), w) }}
+	s := o.scale
+	if s == 0 {
+		s = 1
+	}
+	o.name, o.scale, o.terms = fmt.Sprintf("%g·%s", w, o.name), s*w, nil
+	return o
+}
+
+// Share returns o as the share of a batch of k images that the batch of
+// B it is built on carries: B/k·o. For an objective that averages over its
+// batch, the shares of micro-batches that split k images add up to the
+// value over all k, and each image's gradient is the one it has in the
+// whole batch. The objective must read a layer (the batch size comes from
+// its first).
+func (o Objective) Share(k int) Objective {
+	if k < 1 {
+		panic(fmt.Sprintf("optvis: objective %s: Share(%d) needs a positive batch", o.name, k))
+	}
+	o.name, o.share, o.terms = fmt.Sprintf("%s/%d", o.name, k), k, nil
+	return o
+}
+
+// Offset returns o + c: a constant that changes the value reported, not
+// the gradient (e.g. a loss's log partition function).
+func (o Objective) Offset(c float64) Objective {
+	return Objective{name: fmt.Sprintf("%s%+g", o.name, c), layers: o.layers, inputs: o.inputs,
+		build: func(a Acts) *Node { return AddScalar(o.Build(a), c) }}
+}
+
+// ScaleBy returns w·o for a scalar w given as [Data]: fixed, or fed by the
+// caller's graph at every step (a scheduled weight).
+func (o Objective) ScaleBy(w Data) Objective {
+	return Objective{name: fmt.Sprintf("%s·%s", w, o.name), layers: o.layers, inputs: w.with(o.inputs),
+		build: func(a Acts) *Node {
+			v := o.Build(a)
+			return Mul(w.node(a, v, fmt.Sprintf("the weight of %s", o.name)), v)
+		}}
 }
 
 // Neg returns −o.
 func (o Objective) Neg() Objective {
-	return Objective{name: "−" + o.name, layers: o.layers,
+	return Objective{name: "−" + o.name, layers: o.layers, inputs: o.inputs,
 		build: func(a Acts) *Node { return Neg(o.Build(a)) }}
+}
+
+// Data is data an objective reads: per-image weights or targets ([B × C]
+// row-major) or a scalar weight. It is fixed ([Fixed]: constants of the
+// graph) or fed ([Fed]: a graph input that the caller's own step puts in
+// [Acts] under a name, so that one compiled step serves batches with
+// different data). [Render] and [Evaluate] feed nothing: give them fixed
+// data.
+type Data struct {
+	values []float32
+	input  string
+}
+
+// Fixed returns data of the given values.
+func Fixed(values ...float32) Data { return Data{values: slices.Clone(values)} }
+
+// Fed returns data read from Acts[name] (float32, of the shape the
+// objective needs).
+func Fed(name string) Data { return Data{input: name} }
+
+// String returns the input's name, or the number of fixed values.
+func (d Data) String() string {
+	if d.input != "" {
+		return d.input
+	}
+	if len(d.values) == 1 {
+		return fmt.Sprintf("%g", d.values[0])
+	}
+	return fmt.Sprintf("[%d values]", len(d.values))
+}
+
+// with returns inputs plus d's input, if it is fed.
+func (d Data) with(inputs []string) []string {
+	if d.input == "" || slices.Contains(inputs, d.input) {
+		return inputs
+	}
+	return append(slices.Clone(inputs), d.input)
+}
+
+// node returns d as a node of the given dimensions (a scalar without
+// any) in like's graph and dtype; what names the data in a panic.
+func (d Data) node(a Acts, like *Node, what string, dims ...int) *Node {
+	n := 1
+	for _, v := range dims {
+		n *= v
+	}
+	var x *Node
+	if d.input != "" {
+		x = a[d.input]
+		if x.Shape().Size() != n {
+			panic(fmt.Sprintf("optvis: %s: the input %q has shape %s, %d values are needed (%v)", what, d.input, x.Shape(), n, dims))
+		}
+	} else {
+		if len(d.values) != n {
+			panic(fmt.Sprintf("optvis: %s: %d values for %v", what, len(d.values), dims))
+		}
+		x = Const(like.Graph(), slices.Clone(d.values))
+	}
+	return ConvertDType(Reshape(x, dims...), like.DType())
 }
 
 // At returns o evaluated on image i of the batch only.
 func (o Objective) At(i int) Objective {
-	return Objective{name: fmt.Sprintf("%s@%d", o.name, i), layers: o.layers,
+	return Objective{name: fmt.Sprintf("%s@%d", o.name, i), layers: o.layers, inputs: o.inputs,
 		build: func(a Acts) *Node {
 			one := make(Acts, len(a))
 			for k, v := range a {
+				if slices.Contains(o.inputs, k) {
+					one[k] = v // fed data is the batch's
+					continue
+				}
 				if i < 0 || i >= v.Shape().Dim(0) {
 					panic(fmt.Sprintf("optvis: objective %s: batch index %d out of range [0,%d)", o.name, i, v.Shape().Dim(0)))
 				}
@@ -101,7 +224,7 @@ func Sum(objs ...Objective) Objective {
 	if len(objs) == 0 {
 		return Objective{}
 	}
-	var layers, names []string
+	var layers, inputs, names []string
 	var terms []Objective
 	for _, o := range objs {
 		for _, l := range o.layers {
@@ -109,10 +232,15 @@ func Sum(objs ...Objective) Objective {
 				layers = append(layers, l)
 			}
 		}
+		for _, n := range o.inputs {
+			if !slices.Contains(inputs, n) {
+				inputs = append(inputs, n)
+			}
+		}
 		names = append(names, o.name)
 		terms = append(terms, o.Terms()...)
 	}
-	return Objective{name: strings.Join(names, " + "), layers: layers, terms: terms,
+	return Objective{name: strings.Join(names, " + "), layers: layers, inputs: inputs, terms: terms,
 		build: func(a Acts) *Node {
 			total := objs[0].Build(a)
 			for _, o := range objs[1:] {
@@ -282,7 +410,11 @@ func eye(g *Graph, n int) *Node {
 // pulls the image towards grey.
 func L1(layer string, constant float64) Objective {
 	return NewObjective(fmt.Sprintf("L1(%s)", layer), func(a Acts) *Node {
-		return ReduceAllSum(Abs(AddScalar(a[layer], -constant)))
+		x := a[layer]
+		if constant != 0 {
+			x = AddScalar(x, -constant)
+		}
+		return ReduceAllSum(Abs(x))
 	}, layer)
 }
 
@@ -327,26 +459,37 @@ func Charbonnier(a, t *Node) *Node {
 // the weighted pooled activation of layer, with weights [B × C] row-major
 // (one row per image; zero outside an image's channel set).
 func ChannelSet(layer string, weights []float32) Objective {
-	return NewObjective(fmt.Sprintf("channel_set(%s)", layer), func(a Acts) *Node {
+	return ChannelSetOf(layer, Fixed(weights...))
+}
+
+// ChannelSetOf is [ChannelSet] with the weights given as [Data].
+func ChannelSetOf(layer string, weights Data) Objective {
+	name := fmt.Sprintf("channel_set(%s)", layer)
+	return NewObjective(name, func(a Acts) *Node {
 		p := Pooled(a[layer])
-		b, c := p.Shape().Dim(0), p.Shape().Dim(1)
-		if len(weights) != b*c {
-			panic(fmt.Sprintf("optvis: channel_set(%s): %d weights for %d images × %d channels", layer, len(weights), b, c))
-		}
-		return ReduceAllSum(Mul(p, Reshape(Const(p.Graph(), slices.Clone(weights)), b, c)))
-	}, layer)
+		w := weights.node(a, p, name+"'s weights", p.Shape().Dim(0), p.Shape().Dim(1))
+		return ReduceAllSum(Mul(p, w))
+	}, layer).reads(weights)
 }
 
 // PooledDistance is the Mind's Eye distance term as an objective to
 // maximize: −[Charbonnier] between the pooled activation of layer and a
 // target [B × C] row-major.
 func PooledDistance(layer string, target []float32) Objective {
-	return NewObjective(fmt.Sprintf("pooled_distance(%s)", layer), func(a Acts) *Node {
+	return PooledDistanceOf(layer, Fixed(target...))
+}
+
+// PooledDistanceOf is [PooledDistance] with the target given as [Data].
+func PooledDistanceOf(layer string, target Data) Objective {
+	name := fmt.Sprintf("pooled_distance(%s)", layer)
+	return NewObjective(name, func(a Acts) *Node {
 		p := Pooled(a[layer])
-		b, c := p.Shape().Dim(0), p.Shape().Dim(1)
-		if len(target) != b*c {
-			panic(fmt.Sprintf("optvis: pooled_distance(%s): target has %d values for %d images × %d channels", layer, len(target), b, c))
-		}
-		return Neg(Charbonnier(p, Reshape(Const(p.Graph(), slices.Clone(target)), b, c)))
-	}, layer)
+		return Neg(Charbonnier(p, target.node(a, p, name+"'s target", p.Shape().Dim(0), p.Shape().Dim(1))))
+	}, layer).reads(target)
+}
+
+// reads returns o reading d's input too, if d is fed.
+func (o Objective) reads(d Data) Objective {
+	o.inputs = d.with(o.inputs)
+	return o
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/cnn"
+	"github.com/layervis/layervis/layervis/nn"
 )
 
 // Stage names the part of a render an [Event] comes from.
@@ -48,6 +49,9 @@ type Event struct {
 	// StepTime is the compiled step's time; Rate steps per second so far.
 	StepTime time.Duration
 	Rate     float64
+	// Redirected is set when the step took redirected ReLU gradients
+	// ([Renderer.RedirectReLU]).
+	Redirected bool
 	// Snapshot is set when the images were taken at this step.
 	Snapshot *Snapshot
 }
@@ -103,6 +107,8 @@ type Renderer struct {
 	snapshots  []int
 	seed       uint64
 	adam       Adam
+	nesterov   *Nesterov // instead of Adam
+	redirect   int       // steps with redirected ReLU gradients; −1: the default
 	schedule   func(step, steps int) float64
 	progress   func(Event)
 	err        error
@@ -112,16 +118,22 @@ type Renderer struct {
 // the next size the model accepts.
 const DefaultSize = 128
 
+// RedirectSteps is the default number of first steps that take
+// redirected ReLU gradients ([Renderer.RedirectReLU]), as lucid's.
+const RedirectSteps = 16
+
 // Render starts configuring a render of obj on model m with backend b
-// (nil: backend.Get()). Defaults: [DefaultSize] square images, batch 1,
-// [FourierParam], [Standard] transforms, 256 steps, one snapshot at the
-// end, seed 0, [DefaultAdam]. Cancelling ctx stops the render after the
-// current step and keeps what was made.
+// (backend.Get() gives the one GOMLX_BACKEND names). Defaults:
+// [DefaultSize] square images, batch 1, [FourierParam], [Standard]
+// transforms, 256 steps, one snapshot at the end, seed 0, [DefaultAdam],
+// redirected ReLU gradients for the first [RedirectSteps] steps from a
+// random start. Cancelling ctx stops the render after the current step and
+// keeps what was made.
 //
-//	res, err := optvis.Render(ctx, nil, m, optvis.Channel("conv", 7)).Steps(128).Done()
+//	res, err := optvis.Render(ctx, b, m, optvis.Channel("conv", 7)).Steps(128).Done()
 func Render(ctx context.Context, b compute.Backend, m cnn.Model, obj Objective) *Renderer {
 	r := &Renderer{ctx: ctx, b: b, m: m, obj: obj, batch: 1, param: FourierParam(), transforms: Standard(),
-		steps: 256, adam: DefaultAdam()}
+		steps: 256, adam: DefaultAdam(), redirect: -1}
 	if m != nil {
 		in := m.Input()
 		s := max(DefaultSize, in.MinSize)
@@ -195,6 +207,36 @@ func (r *Renderer) LR(lr float64) *Renderer { r.adam.LR = lr; return r }
 // Adam sets all of the optimizer's settings.
 func (r *Renderer) Adam(a Adam) *Renderer { r.adam = a; return r }
 
+// Nesterov steps with SGD and Nesterov momentum ([Nesterov], as the
+// Mind's Eye does) instead of Adam, at the learning rate [Renderer.LR]
+// sets. Its learning rates are not Adam's: the step is the gradient's size.
+func (r *Renderer) Nesterov(momentum float64) *Renderer {
+	if !(momentum >= 0 && momentum < 1) {
+		return r.fail("Nesterov momentum %g must be in [0, 1)", momentum)
+	}
+	r.nesterov = &Nesterov{Momentum: momentum}
+	return r
+}
+
+// RedirectReLU sets the number of first steps whose gradient goes through
+// the model's ReLUs redirected (lucid's redirected_relu_grad, see
+// nn.RedirectReLUs): in an image where a ReLU or ReLU6 layer passes no
+// gradient at all (a channel that is zero everywhere on the initial image,
+// so that its true gradient is zero and the render would never start),
+// the gradient that pushes the units back into their live range is passed
+// through. Images and layers that get some true gradient get exactly the
+// true gradient, and after these steps every step takes the true gradient
+// (a second compiled step). The default is [RedirectSteps] from a random
+// start and 0 (off) when the parameterization starts from photos
+// (Param.Start, e.g. [FromImage]); 0 turns it off.
+func (r *Renderer) RedirectReLU(steps int) *Renderer {
+	if steps < 0 {
+		return r.fail("redirected ReLU steps %d: give 0 (off) or more", steps)
+	}
+	r.redirect = steps
+	return r
+}
+
 // Schedule sets a learning-rate multiplier per step (1-based step of
 // steps), e.g. a cosine decay; nil keeps it constant.
 func (r *Renderer) Schedule(f func(step, steps int) float64) *Renderer { r.schedule = f; return r }
@@ -217,16 +259,8 @@ func (r *Renderer) check() error {
 	if r.obj.IsZero() || slices.ContainsFunc(r.obj.Terms(), Objective.IsZero) {
 		return errors.New("optvis: no objective (or a zero Objective in a Sum); use e.g. optvis.Channel(layer, c)")
 	}
-	var layers []string
-	for _, l := range r.obj.Layers() {
-		if l != ImageLayer {
-			layers = append(layers, l)
-		}
-	}
-	if len(layers) > 0 {
-		if err := cnn.Check(r.m, layers...); err != nil {
-			return err
-		}
+	if err := checkLayers(r.m, r.obj); err != nil {
+		return err
 	}
 	in := r.m.Input()
 	if in.Channels != 3 {
@@ -249,20 +283,25 @@ func (r *Renderer) check() error {
 	if err := r.adam.check(); err != nil {
 		return err
 	}
+	if r.redirect < 0 {
+		r.redirect = RedirectSteps
+		if r.param.Start != nil {
+			r.redirect = 0
+		}
+	}
 	for _, s := range r.snapshots {
 		if s < 1 || s > r.steps {
 			return fmt.Errorf("optvis: snapshot at step %d is outside 1..%d", s, r.steps)
 		}
 	}
 	if r.b == nil {
-		b, err := backend.Get()
-		if err != nil {
-			return err
-		}
-		r.b = b
+		return errNoBackend
 	}
 	return nil
 }
+
+// errNoBackend is the error for a nil backend.
+var errNoBackend = errors.New("optvis: no backend: pass one, e.g. backend.Get() (the one GOMLX_BACKEND names)")
 
 // Done runs the render and returns what it made. When ctx is cancelled it
 // stops after the current step, takes the images as they are, and returns
@@ -292,6 +331,9 @@ type graphs struct {
 	nTerms   int
 	step     *model.Exec
 	snap     *model.Exec
+	// redirected is the step with redirected ReLU gradients (nil when
+	// Renderer.RedirectReLU is 0).
+	redirected *model.Exec
 	// broken is set when a computation panicked: GoMLX cannot finalize it
 	// then (it would wait forever), so it is left to the garbage collector.
 	broken bool
@@ -323,6 +365,12 @@ func (r *Renderer) newGraphs() (g *graphs, err error) {
 		g.step.Finalize()
 		return nil, fmt.Errorf("optvis: building the snapshot for %s: %w", r.m.Name(), err)
 	}
+	if r.redirect > 0 {
+		if g.redirected, err = model.NewExec(r.b, r.m.Store(), g.redirectedStepFn); err != nil {
+			g.finalize()
+			return nil, fmt.Errorf("optvis: building the step for %s: %w", r.m.Name(), err)
+		}
+	}
 	return g, nil
 }
 
@@ -333,7 +381,11 @@ func (r *Renderer) newGraphs() (g *graphs, err error) {
 // forever.
 func (g *graphs) dryRun() error {
 	return checkBuild(g.r.b, g.r.m, "render", g.inputShapes(), func(in []*Node) {
-		g.stepFn(nil, in)
+		if g.r.redirect > 0 {
+			g.redirectedStepFn(nil, in)
+		} else {
+			g.stepFn(nil, in)
+		}
 		g.snapFn(nil, in[0])
 	})
 }
@@ -377,6 +429,9 @@ func (g *graphs) inputShapes() []shapes.Shape {
 func (g *graphs) finalize() {
 	g.step.Finalize()
 	g.snap.Finalize()
+	if g.redirected != nil {
+		g.redirected.Finalize()
+	}
 }
 
 // images builds the RGB images [B, 3, H, W] in [0,1] from the parameters.
@@ -441,7 +496,8 @@ func (g *graphs) terms(img, x *Node, groups int) []*Node {
 	return vals
 }
 
-// stepFn is one optimization step: inputs [params, m, v, t, lr] then the
+// stepFn is one optimization step (Adam's, or Nesterov's with m its
+// buffer and v unused): inputs [params, m, v, t, lr] then the
 // affine maps [O, 6] (geometric transforms) and the noise (with Noise);
 // outputs [params', m', v', values (terms then total)].
 func (g *graphs) stepFn(_ *model.Scope, in []*Node) []*Node {
@@ -461,9 +517,23 @@ func (g *graphs) stepFn(_ *model.Scope, in []*Node) []*Node {
 	for _, v := range vals[1:] {
 		total = Add(total, v)
 	}
-	grad := Neg(Gradient(total, p)[0]) // ascent
+	// The optimizer descends the loss −total (also nn.RedirectReLUs'
+	// convention).
+	grad := Gradient(Neg(total), p)[0]
+	if g.r.nesterov != nil {
+		// m is the momentum buffer: zero before the first step, so the
+		// first buffer is the gradient, as torch's.
+		p2, m2 := g.r.nesterov.Update(p, grad, nil, m, lr)
+		return []*Node{p2, m2, ZerosLike(v), Stack(append(vals, total), 0)}
+	}
 	p2, m2, v2 := g.r.adam.Update(p, grad, m, v, t, lr)
 	return []*Node{p2, m2, v2, Stack(append(vals, total), 0)}
+}
+
+// redirectedStepFn is stepFn with redirected ReLU gradients.
+func (g *graphs) redirectedStepFn(s *model.Scope, in []*Node) []*Node {
+	nn.RedirectReLUs(in[0].Graph())
+	return g.stepFn(s, in)
 }
 
 // snapFn returns the images [B, H, W, 3] (0..255, rounded) and the
@@ -475,7 +545,7 @@ func (g *graphs) snapFn(_ *model.Scope, p *Node) (*Node, *Node) {
 	for _, v := range vals[1:] {
 		total = Add(total, v)
 	}
-	pix := Round(MulScalar(ClipScalar(TransposeAllAxes(img, 0, 2, 3, 1), 0, 1), 255))
+	pix := Quantize8(TransposeAllAxes(img, 0, 2, 3, 1))
 	return pix, Stack(append(vals, total), 0)
 }
 
@@ -535,8 +605,12 @@ func (g *graphs) loop() (res *Result, err error) {
 		for _, t := range extra {
 			args = append(args, t)
 		}
+		exec, redirected := g.step, step <= r.redirect
+		if redirected {
+			exec = g.redirected
+		}
 		t0 := time.Now()
-		out, err := g.step.Exec(args...)
+		out, err := exec.Exec(args...)
 		for _, t := range extra {
 			t.FinalizeAll()
 		}
@@ -556,7 +630,7 @@ func (g *graphs) loop() (res *Result, err error) {
 		res.Steps = step
 		e := Event{Stage: StageOptimize, Done: step, Total: r.steps, Step: step, LR: lr, StepTime: dt,
 			Value: float64(vals[len(vals)-1]), Terms: toFloat64(vals[:len(vals)-1]),
-			Rate: float64(step) / time.Since(start).Seconds()}
+			Rate: float64(step) / time.Since(start).Seconds(), Redirected: redirected}
 		if math.IsNaN(e.Value) {
 			return res, fmt.Errorf("optvis: the objective became NaN at step %d; lower the learning rate", step)
 		}

@@ -29,20 +29,27 @@ func tiny(t *testing.T) cnn.Model {
 func TestRenderRaisesChannel(t *testing.T) {
 	m := tiny(t)
 	for _, c := range []struct {
-		name string
-		p    Param
-		ts   []Transform
+		name     string
+		p        Param
+		ts       []Transform
+		nesterov bool
+		lr       float64
 	}{
-		{"fourier+standard", FourierParam(), Standard()},
-		{"pixel+jitter", PixelParam(), []Transform{Jitter(2)}},
+		{"fourier+standard", FourierParam(), Standard(), false, 0},
+		{"pixel+jitter", PixelParam(), []Transform{Jitter(2)}, false, 0},
 		{"fourier-clip+boxcrop+noise", Param{Kind: Fourier, Decay: 1, SD: 0.01, Decorrelate: true, Map: MapClip},
-			[]Transform{BoxCrop(0.6, 0.9, 2), Noise(0.02)}},
+			[]Transform{BoxCrop(0.6, 0.9, 2), Noise(0.02)}, false, 0},
+		{"pixel-clip+nesterov", Param{Kind: Pixel, SD: 0.01, Decorrelate: true, Map: MapClip}, []Transform{Jitter(2)}, true, 0.5},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var events int
-			res, err := Render(context.Background(), backend.MustGet(), m, Channel("layer1.0", 5)).
+			r := Render(context.Background(), backend.MustGet(), m, Channel("layer1.0", 5)).
 				Size(32).Steps(24).Snapshots(1).Param(c.p).Transforms(c.ts...).Seed(3).LR(0.05).
-				Progress(func(e Event) { events++ }).Done()
+				Progress(func(e Event) { events++ })
+			if c.nesterov {
+				r = r.Nesterov(0.9).LR(c.lr)
+			}
+			res, err := r.Done()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,21 +99,24 @@ func TestRenderCancelKeepsImages(t *testing.T) {
 func TestRenderErrors(t *testing.T) {
 	m := tiny(t)
 	ctx := context.Background()
+	b := backend.MustGet()
 	for _, c := range []struct {
 		name string
 		r    *Renderer
 		want string
 	}{
-		{"unknown layer", Render(ctx, nil, m, Channel("layer9", 0)), "closest"},
-		{"no objective", Render(ctx, nil, m, Objective{}), "no objective"},
-		{"empty sum", Render(ctx, nil, m, Sum()), "no objective"},
-		{"zero term", Render(ctx, nil, m, Sum(Channel("layer1", 0), Objective{})), "zero Objective"},
-		{"small size", Render(ctx, nil, m, Channel("layer1", 0)).Size(16), "minimum"},
-		{"steps", Render(ctx, nil, m, Channel("layer1", 0)).Steps(0), "at least one step"},
-		{"snapshot", Render(ctx, nil, m, Channel("layer1", 0)).Steps(4).Snapshots(9), "outside 1..4"},
-		{"transform", Render(ctx, nil, m, Channel("layer1", 0)).Transforms(BoxCrop(0.5, 2, 1)), "boxcrop"},
-		{"lr", Render(ctx, nil, m, Channel("layer1", 0)).LR(-1), "learning rate"},
-		{"channel", Render(ctx, nil, m, Channel("layer1", 9999)).Size(32).Steps(1), "out of range"},
+		{"no backend", Render(ctx, nil, m, Channel("layer1", 0)), "no backend"},
+		{"unknown layer", Render(ctx, b, m, Channel("layer9", 0)), "closest"},
+		{"no objective", Render(ctx, b, m, Objective{}), "no objective"},
+		{"empty sum", Render(ctx, b, m, Sum()), "no objective"},
+		{"zero term", Render(ctx, b, m, Sum(Channel("layer1", 0), Objective{})), "zero Objective"},
+		{"small size", Render(ctx, b, m, Channel("layer1", 0)).Size(16), "minimum"},
+		{"steps", Render(ctx, b, m, Channel("layer1", 0)).Steps(0), "at least one step"},
+		{"snapshot", Render(ctx, b, m, Channel("layer1", 0)).Steps(4).Snapshots(9), "outside 1..4"},
+		{"transform", Render(ctx, b, m, Channel("layer1", 0)).Transforms(BoxCrop(0.5, 2, 1)), "boxcrop"},
+		{"lr", Render(ctx, b, m, Channel("layer1", 0)).LR(-1), "learning rate"},
+		{"momentum", Render(ctx, b, m, Channel("layer1", 0)).Nesterov(1), "momentum"},
+		{"channel", Render(ctx, b, m, Channel("layer1", 9999)).Size(32).Steps(1), "out of range"},
 	} {
 		_, err := c.r.Done()
 		if err == nil || !strings.Contains(err.Error(), c.want) {

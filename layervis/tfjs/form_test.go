@@ -18,9 +18,8 @@ import (
 // demoStep builds the network part of a Mind's Eye step on the demo model
 // for x: the target and penalty layers and the gradient of a loss of both
 // with respect to x.
-func demoStep(m Demo, x *Node) (loss, grad *Node) {
-	target, penalty := m.MindsEyeLayers()
-	ls := m.Build(x, target, penalty)
+func demoStep(m *Model, x *Node) (loss, grad *Node) {
+	ls := m.Build(x, demoTarget, demoPenalty)
 	loss = Add(ReduceAllMean(ls[0]), ReduceAllMean(Abs(ls[1])))
 	return loss, Gradient(loss, x)[0]
 }
@@ -37,8 +36,7 @@ func TestDemoStepConvolutions(t *testing.T) {
 	defer g.Finalize()
 	model.SetStore(g, m.Store())
 	x := Parameter(g, "x", shapes.Make(dtypes.Float32, 4, 3, 128, 128))
-	target, penalty := m.MindsEyeLayers()
-	m.Build(x, target, penalty)
+	m.Build(x, demoTarget, demoPenalty)
 	forward := countConvs(g)
 	demoStep(m, Parameter(g, "x2", x.Shape()))
 	backward := countConvs(g) - 2*forward

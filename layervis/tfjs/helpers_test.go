@@ -249,13 +249,28 @@ func skipOrFail(t testing.TB, ciHint, format string, args ...any) {
 	t.Skip(msg)
 }
 
-// requireDemo opens the demo model, skipping the test when the assets are
+// The demo model (package zoo opens it as "demo"; these tests load its
+// files as any TF.js graph model): its class layer, 80 pre-sigmoid heatmaps
+// in the COCO classes' order, and the layers a Mind's Eye step uses.
+const (
+	demoClassLogits = "tower_0/CenternetHead/centernet_cls_output/BiasAdd"
+	demoTarget      = "tower_0/extern1/hard_swish/mul_1"
+	demoPenalty     = "tower_0/extern1/BatchNorm/FusedBatchNorm" + cnn.InputSuffix
+)
+
+// requireDemo loads the demo model's files from the asset cache, with its
+// input convention (RGB in 0–255), skipping the test when the assets are
 // missing (failing under CI).
-func requireDemo(t testing.TB) Demo {
+func requireDemo(t testing.TB) *Model {
 	t.Helper()
-	m, err := OpenDemo()
+	dir, err := assets.DemoModel()
 	if err != nil {
 		skipOrFail(t, "CI must fetch the demo assets first: run scripts/fetch-assets.sh", "demo model unavailable: %v", err)
+	}
+	in := cnn.Input{Channels: 3, Order: "RGB", Range: [2]float32{0, 255}, Size: 512, MinSize: 32, Multiple: 32}
+	m, err := LoadWith(filepath.Join(dir, "centernet.json"), Options{Input: &in})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return m
 }

@@ -23,7 +23,8 @@
 // by 2 stays an upsampling by 2; and a Reshape whose constant shape starts
 // with 1 keeps the actual batch size.
 //
-// [OpenDemo] loads the offline demo model (see package assets).
+// Package zoo opens the offline demo model, a TF.js graph model, with its
+// input convention and class labels.
 package tfjs
 
 import (
@@ -377,7 +378,7 @@ func (m *Model) Layers(h, w int) (out []cnn.Layer, err error) {
 	if err := m.in.CheckSize(h, w); err != nil {
 		return nil, fmt.Errorf("model %s: %w", m.name, err)
 	}
-	b, err := backend.Get()
+	b, err := backend.Local() // the graph is only built, for its shapes
 	if err != nil {
 		return nil, err
 	}

@@ -26,13 +26,6 @@ import (
 	"github.com/layervis/layervis/layervis/nn"
 )
 
-// ImageNetInput is the input of torchvision's ImageNet classifiers.
-var ImageNetInput = cnn.Input{
-	Channels: 3, Order: "RGB", Range: [2]float32{0, 1},
-	Mean: []float32{0.485, 0.456, 0.406}, Std: []float32{0.229, 0.224, 0.225},
-	Size: 224, MinSize: 32, Multiple: 1,
-}
-
 // Model is a torchvision architecture with its weights.
 type Model struct {
 	arch    archSpec
@@ -101,8 +94,12 @@ func newModel(a archSpec, sd stateDict, source string, random bool) (*Model, err
 // Name returns the architecture name, e.g. "resnet50".
 func (m *Model) Name() string { return m.arch.name }
 
-// Input returns [ImageNetInput].
-func (m *Model) Input() cnn.Input { return ImageNetInput }
+// Input returns [cnn.ImageNet], at least 32×32.
+func (m *Model) Input() cnn.Input {
+	in := cnn.ImageNet()
+	in.MinSize, in.Multiple = 32, 1
+	return in
+}
 
 // Store returns the frozen weights.
 func (m *Model) Store() *model.Store { return m.store }
@@ -135,7 +132,7 @@ func (m *Model) Layers(h, w int) ([]cnn.Layer, error) {
 	if err := m.Input().CheckSize(h, w); err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Name(), err)
 	}
-	b, err := backend.Get()
+	b, err := backend.Local() // the graph is only built, for its shapes
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +187,7 @@ func (t *tracer) record(name string, x *Node, final bool) {
 }
 
 // Build returns the NCHW activations of the named layers for the network
-// input x [B,3,H,W] (normalized, see [ImageNetInput]).
+// input x [B,3,H,W] (normalized, see [cnn.ImageNet]).
 func (m *Model) Build(x *Node, layers ...string) []*Node {
 	nn.IsFloat32(x)
 	if x.Rank() != 4 || x.Shape().Dim(1) != 3 {
@@ -425,11 +422,11 @@ func adaptiveAvg(x *Node, oh, ow int) *Node {
 	return Stack(rows, 1) // [B, oh, ow, C]
 }
 
-// MindsEyeLayers returns the method's default layers: for ResNets the last
+// DefaultLayers returns the default target and penalty layers: for ResNets the last
 // stage output ("layer4") and the input of the last convolution of its last
 // block (ResNet-152: "layer4.2.conv3:in", as the reference code); for VGGs
 // the last ReLU of features and the input of the last convolution.
-func (m *Model) MindsEyeLayers() (target, penalty string) {
+func (m *Model) DefaultLayers() (target, penalty string) {
 	var lastConv string
 	for _, mod := range m.modules {
 		if mod.kind == "Conv2d" && !strings.Contains(mod.name, "downsample") {

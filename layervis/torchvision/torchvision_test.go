@@ -184,7 +184,7 @@ func TestReusedReLUIsLastCall(t *testing.T) {
 	}
 }
 
-func TestMindsEyeLayers(t *testing.T) {
+func TestDefaultLayers(t *testing.T) {
 	for _, tc := range []struct{ arch, target, penalty string }{
 		{"resnet152", "layer4", "layer4.2.conv3:in"},
 		{"resnet18", "layer4", "layer4.1.conv2:in"},
@@ -193,8 +193,8 @@ func TestMindsEyeLayers(t *testing.T) {
 	} {
 		a, _ := lookupArch(tc.arch)
 		m := &Model{arch: a, modules: a.modules()}
-		var ml cnn.MethodLayers = m
-		if target, penalty := ml.MindsEyeLayers(); target != tc.target || penalty != tc.penalty {
+		var d cnn.LayerDefaults = m
+		if target, penalty := d.DefaultLayers(); target != tc.target || penalty != tc.penalty {
 			t.Errorf("%s: got %s, %s; want %s, %s", tc.arch, target, penalty, tc.target, tc.penalty)
 		}
 	}

@@ -30,7 +30,7 @@ type Info struct {
 // architecture, weights is a .pth/.safetensors checkpoint; with no weights
 // the architecture gets random weights, which Info says. "demo" is the
 // offline demo model, a COCO object detector with a MobileNetV3 backbone
-// (see tfjs.OpenDemo; fetch it with scripts/fetch-assets.sh). A path ending
+// (see [OpenDemo]; fetch it with scripts/fetch-assets.sh). A path ending
 // in .json, or a directory holding model.json, is a TF.js graph model. A
 // path ending in .onnx is an ONNX model (see package onnx). The demo, TF.js
 // and ONNX models carry their weights: weights must be empty.
@@ -45,12 +45,12 @@ func Open(name, weights string) (cnn.Model, Info, error) {
 		}
 		return m, Info{Source: m.Path()}, nil
 	}
-	if name == tfjs.DemoName || isTFJS(name) {
+	if name == DemoName || isTFJS(name) {
 		if weights != "" {
 			return nil, Info{}, fmt.Errorf("model %s carries its own weights; -weights is only for torchvision architectures", name)
 		}
-		if name == tfjs.DemoName {
-			d, err := tfjs.OpenDemo()
+		if name == DemoName {
+			d, err := OpenDemo()
 			if err != nil {
 				return nil, Info{}, err
 			}
@@ -79,7 +79,7 @@ func Open(name, weights string) (cnn.Model, Info, error) {
 		return m, Info{Source: m.Source(), Random: m.IsRandom()}, nil
 	}
 	return nil, Info{}, fmt.Errorf("unknown model %q: use %q (the offline demo), a TF.js model.json (or its directory), a .onnx file, "+
-		"or a built-in architecture (%v) with -weights FILE", name, tfjs.DemoName, torchvision.Archs())
+		"or a built-in architecture (%v) with -weights FILE", name, DemoName, torchvision.Archs())
 }
 
 // isTFJS reports whether name is a path to a TF.js graph model: a .json

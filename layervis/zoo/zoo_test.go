@@ -29,13 +29,19 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-func TestOpenDemo(t *testing.T) {
+// requireAssets skips the test without the demo assets (fails it under CI).
+func requireAssets(t *testing.T) {
+	t.Helper()
 	if _, err := assets.DemoModel(); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("CI must have the demo assets: %v", err)
 		}
 		t.Skip(err)
 	}
+}
+
+func TestOpenDemo(t *testing.T) {
+	requireAssets(t)
 	m, info, err := Open("demo", "")
 	if err != nil {
 		t.Fatal(err)

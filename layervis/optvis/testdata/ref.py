@@ -59,6 +59,21 @@ def adam(d):
     return {"out": p.detach().numpy().ravel().tolist()}
 
 
+def nesterov(d):
+    """torch.optim.SGD(nesterov=True) minimizing sum(p * mask * g_k) for the
+    given gradients: the masked gradient is mask * g_k."""
+    import torch
+
+    p = torch.tensor(d["p"], dtype=torch.float64, requires_grad=True)
+    mask = torch.tensor(d["mask"], dtype=torch.float64)
+    opt = torch.optim.SGD([p], lr=d["lr"], momentum=d["momentum"], nesterov=True)
+    for g in d["grads"]:
+        opt.zero_grad()
+        (p * mask * torch.tensor(g, dtype=torch.float64)).sum().backward()
+        opt.step()
+    return {"out": p.detach().numpy().ravel().tolist()}
+
+
 def objectives(d):
     """Diversity and direction objectives as lucid defines them (torch)."""
     import torch

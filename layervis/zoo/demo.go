@@ -1,13 +1,14 @@
-package tfjs
+package zoo
 
 import (
 	"path/filepath"
 
 	"github.com/layervis/layervis/layervis/assets"
 	"github.com/layervis/layervis/layervis/cnn"
+	"github.com/layervis/layervis/layervis/tfjs"
 )
 
-// DemoName is the name of the demo model (zoo.Open("demo", "")).
+// DemoName is the name of the demo model ([Open]("demo", "")).
 const DemoName = "demo"
 
 // DemoClassLogits is the demo model's class layer: 80 pre-sigmoid heatmaps,
@@ -25,21 +26,21 @@ const DemoDescription = "CenterNet object detector with a MobileNetV3 backbone (
 	"upstream github.com/610265158/mobilenetv3_centernet. It is a detector, not an ImageNet classifier: " +
 	"its class layer " + DemoClassLogits + " holds one pre-sigmoid heatmap per COCO class at 1/4 of the input size."
 
-// Demo is the demo model: a [Model] that also suggests the layers of the
-// Mind's Eye method (cnn.MethodLayers).
+// Demo is the demo model: a TF.js graph model that also suggests default
+// layers (cnn.LayerDefaults).
 type Demo struct {
-	*Model
+	*tfjs.Model
 }
 
-var _ cnn.MethodLayers = Demo{}
+var _ cnn.LayerDefaults = Demo{}
 
-// MindsEyeLayers returns the method's default layers, chosen as for
+// DefaultLayers returns the default target and penalty layers, chosen as for
 // torchvision's ResNets (the last stage's output and the input of its last
 // convolution): the backbone's final features,
 // tower_0/extern1/hard_swish/mul_1 (480 channels at 1/32 of the input), and
 // the input of the 1×1 convolution that computes them (the output of
 // MobileNetV3 block 14, 120 channels).
-func (Demo) MindsEyeLayers() (target, penalty string) {
+func (Demo) DefaultLayers() (target, penalty string) {
 	return "tower_0/extern1/hard_swish/mul_1", "tower_0/extern1/BatchNorm/FusedBatchNorm" + cnn.InputSuffix
 }
 
@@ -58,7 +59,7 @@ func OpenDemo() (Demo, error) {
 		return Demo{}, err
 	}
 	in := DemoInput
-	m, err := LoadWith(filepath.Join(dir, "centernet.json"), Options{
+	m, err := tfjs.LoadWith(filepath.Join(dir, "centernet.json"), tfjs.Options{
 		Name:        DemoName,
 		Description: DemoDescription,
 		Input:       &in,
