@@ -10,7 +10,7 @@ FUZZTIME ?= 10s
 FUZZMINIMIZE ?= 2s
 KERNEL = $(GO) run ./kernel/cmd/layervis-kernel
 
-.PHONY: all build demo test test-only setup deps assets kernel doctor notebooks notebooks-regen jupyter fuzz bench bench-mindseye gpu-build gpu-dry bench-optvis vet
+.PHONY: all build demo test test-only setup deps assets kernel doctor notebooks notebooks-regen jupyter fuzz bench bench-mindseye gpu-build gpu-dry bench-optvis bench-variants vet
 
 all: build
 
@@ -18,7 +18,8 @@ build:
 	$(GO) build ./...
 
 # The main job: the Mind's Eye method on the embedded default (the offline
-# demo model and photos), outputs in out/mindseye. The build is its own,
+# demo model and photos, quick settings, the toolbox variant: see
+# out/bin/mindseye -help), outputs in out/mindseye. The build is its own,
 # announced step: the first one compiles GoMLX, silently, for 1-2 minutes.
 demo: assets
 	@echo "demo: building examples/mindseye (the first build compiles GoMLX: 1-2 minutes on 2 cores, no output)"
@@ -97,3 +98,10 @@ gpu-dry: gpu-build
 # model, against the demo photos (activation, high-frequency share).
 bench-optvis:
 	./scripts/bench-optvis.sh
+
+# Quality: the Mind's Eye's two variants (loop, toolbox) on the demo, per
+# facet over seeds 0-2 (activation gain, high-frequency share next to the
+# photos'); BENCH_OUT=DIR writes blend | loop | toolbox strips. 23
+# minutes on a busy 2-core machine.
+bench-variants:
+	$(GO) test ./examples/mindseye -run '^$$' -bench ToolboxVsClean -benchtime 1x -v -timeout 90m

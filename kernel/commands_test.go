@@ -62,7 +62,9 @@ func TestMakefile(t *testing.T) {
 // TestQuickstartSettings checks that notebook 01 runs the settings of make
 // demo: its run starts from mindseye.Quick(mindseye.Clean()), which
 // examples/mindseye's defaults come from, and changes nothing but the
-// backend, the model, the photos and the output folder; and that it says so.
+// backend, the model, the photos and the output folder; that it runs make
+// demo's default variant, the toolbox, as examples/mindseye does; and that
+// it says so.
 func TestQuickstartSettings(t *testing.T) {
 	root, err := RepoRoot(".")
 	if err != nil {
@@ -91,6 +93,14 @@ func TestQuickstartSettings(t *testing.T) {
 				t.Errorf("notebook 01's run sets cfg.%s, so it no longer runs make demo's settings", f[1])
 			}
 		}
+	}
+	if !strings.Contains(run, "r.ToolboxRender(ctx, optvis.FourierParam(), mindseye.ToolboxLR,") || strings.Contains(run, "r.Step(") {
+		t.Errorf("notebook 01's run is not make demo's default variant (r.ToolboxRender(ctx, optvis.FourierParam(), mindseye.ToolboxLR, ...), no Step):\n%s", run)
+	}
+	if main, err := os.ReadFile(filepath.Join(root, "examples", "mindseye", "main.go")); err != nil {
+		t.Error(err)
+	} else if !strings.Contains(string(main), "r.ToolboxRender(ctx, optvis.FourierParam(), mindseye.ToolboxLR,") {
+		t.Error("examples/mindseye no longer runs r.ToolboxRender(ctx, optvis.FourierParam(), mindseye.ToolboxLR, ...): update notebook 01 and this test")
 	}
 	if !strings.Contains(all, "quick settings* of\n`make demo`") {
 		t.Error("notebook 01 does not say it runs the settings of make demo")

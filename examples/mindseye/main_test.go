@@ -26,17 +26,21 @@ func TestRun(t *testing.T) {
 	clitest.Ramps(t, in, 5)
 	base := []string{"-model", "resnet18", "-images", in, "-size", "32", "-clusters", "2",
 		"-exemplars", "2", "-channels", "4", "-iterations", "3", "-save-every", "2", "-seed", "3"}
+	isQuick := func(s mindseye.Config) bool {
+		return s.LR == quick.LR && s.Lambda == quick.Lambda && s.BlurSigma == quick.BlurSigma &&
+			s.DenoiseWeight == quick.DenoiseWeight && s.MaskSigma == quick.MaskSigma && s.Scale == 1
+	}
 	cases := []struct {
-		name  string
-		args  []string
-		check func(s mindseye.Config) bool
+		name    string
+		args    []string
+		variant string
+		check   func(s mindseye.Config) bool
 	}{
-		{"quick", nil, func(s mindseye.Config) bool {
-			return s.LR == quick.LR && s.Lambda == quick.Lambda && s.BlurSigma == quick.BlurSigma &&
-				s.DenoiseWeight == quick.DenoiseWeight && s.MaskSigma == quick.MaskSigma && s.Scale == 1
-		}},
-		{"flags", []string{"-lr", "0.4,0.1", "-lambda", "0", "-blur-sigma", "0.7,0.3", "-denoise-weight", "5,9",
-			"-mask-sigma", "500,400", "-window-step", "2"}, func(s mindseye.Config) bool {
+		{"quick", nil, mindseye.VariantToolbox, isQuick},
+		{"loop", []string{"-variant", "loop"}, mindseye.VariantLoop, isQuick},
+		{"preset", []string{"-preset", "clean"}, mindseye.VariantLoop, isQuick},
+		{"flags", []string{"-variant", "loop", "-lr", "0.4,0.1", "-lambda", "0", "-blur-sigma", "0.7,0.3", "-denoise-weight", "5,9",
+			"-mask-sigma", "500,400", "-window-step", "2"}, mindseye.VariantLoop, func(s mindseye.Config) bool {
 			return s.LR == mindseye.Range{Start: 0.4, End: 0.1} && s.Lambda == mindseye.Range{} &&
 				s.BlurSigma == mindseye.Range{Start: 0.7, End: 0.3} && s.DenoiseWeight == mindseye.Range{Start: 5, End: 9} &&
 				s.MaskSigma == mindseye.Range{Start: 500, End: 400} && s.Scale == mindseye.Clean().Scale && s.WindowStep == 2
@@ -71,6 +75,33 @@ func TestRun(t *testing.T) {
 			rep := clitest.Report[mindseye.Report](t, out)
 			if !tc.check(rep.Settings) {
 				t.Errorf("report settings do not follow the flags %v: %+v", tc.args, rep.Settings)
+			}
+			if rep.Variant != tc.variant || rep.Status != mindseye.StatusComplete || (rep.Toolbox != nil) != (tc.variant == mindseye.VariantToolbox) {
+				t.Errorf("report: variant %q (toolbox settings %+v), status %q; want variant %q, complete", rep.Variant, rep.Toolbox, rep.Status, tc.variant)
+			}
+			if !strings.Contains(stdout.String(), "variant "+tc.variant) {
+				t.Errorf("the header does not name the variant %s:\n%s", tc.variant, stdout.String())
+			}
+			// Every facet: a snapshot per period and at the end, each file
+			// there, and the activation gain the report's numbers give.
+			for _, f := range rep.Facets {
+				var its []int
+				for _, s := range f.Snapshots {
+					its = append(its, s.Iteration)
+					if _, err := os.Stat(filepath.Join(out, s.File)); err != nil {
+						t.Error(err)
+					}
+				}
+				if !reflect.DeepEqual(its, []int{0, 2, 3}) {
+					t.Errorf("facet %d: snapshots at %v, want [0 2 3]", f.Index, its)
+				}
+				first, last := f.Snapshots[0].Activation, f.Snapshots[2].Activation
+				if f.ActivationGain != last-first || (first > 0 && f.ActivationGainRatio != last/first) {
+					t.Errorf("facet %d: gain %v (ratio %v) for activation %v → %v", f.Index, f.ActivationGain, f.ActivationGainRatio, first, last)
+				}
+			}
+			if rep.Iterations != 3 || rep.Timings.Optimize <= 0 || rep.Timings.StepMean <= 0 {
+				t.Errorf("report: %d iterations, timings %+v", rep.Iterations, rep.Timings)
 			}
 		})
 	}
@@ -155,9 +186,9 @@ func TestRunErrors(t *testing.T) {
 		{append(r18, "-size", "8"), "mindseye: -size 8: it must be at least 32 for model resnet18 (e.g. 32;"},
 		{append(r18, "-clusters", "0"), "mindseye: -clusters 0: it must be positive (the reference uses 10)"},
 		{append(r18, "-save-every", "-2"), "mindseye: -save-every -2: it must be positive"},
-		{append(r18, "-window-step", "-1"), "mindseye: -window-step -1: it must be positive"},
-		{append(r18, "-lr", "-1,0.1"), "mindseye: -lr START,END: start -1; it must be a finite number of at least 0"},
-		{append(r18, "-mask-sigma", "400,0"), "mindseye: -mask-sigma START,END: end 0; it must be a finite positive number"},
+		{append(r18, "-variant", "loop", "-window-step", "-1"), "mindseye: -window-step -1: it must be positive"},
+		{append(r18, "-variant", "loop", "-lr", "-1,0.1"), "mindseye: -lr START,END: start -1; it must be a finite number of at least 0"},
+		{append(r18, "-variant", "loop", "-mask-sigma", "400,0"), "mindseye: -mask-sigma START,END: end 0; it must be a finite positive number"},
 		{[]string{"-images", in, "-weights", "r50.pth"}, "mindseye: -weights r50.pth needs -model"},
 		{[]string{"-model", "demo", "-images", in, "-weights", "r50.pth"}, "carries its own weights"},
 	}
@@ -194,8 +225,49 @@ func TestRunErrors(t *testing.T) {
 	if _, err := parseFlags([]string{"-help"}, &stderr); !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr.String(), "reference") {
 		t.Errorf("-help: %v\n%s", err, stderr.String())
 	}
+	if !strings.Contains(stderr.String(), "Why toolbox is the default") {
+		t.Errorf("-help does not say why the toolbox variant is the default:\n%s", stderr.String())
+	}
 	if !strings.Contains(stderr.String(), "ONNX .onnx file") {
 		t.Errorf("-help does not say -model takes .onnx files:\n%s", stderr.String())
+	}
+}
+
+// TestVariant checks how -variant, -preset, -reference and the loop's
+// settings pick the variant, and the errors for combinations that make no
+// sense.
+func TestVariant(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string // the variant, or the error
+	}{
+		{nil, "toolbox"},
+		{[]string{"-variant", "toolbox"}, "toolbox"},
+		{[]string{"-variant", "loop"}, "loop"},
+		{[]string{"-preset", "compat"}, "loop"},
+		{[]string{"-preset", "clean"}, "loop"},
+		{[]string{"-reference"}, "loop"},
+		{[]string{"-variant", "loop", "-reference", "-preset", "compat"}, "loop"},
+		{[]string{"-variant", "loop", "-lr", "0.1,0.01", "-window-step", "3"}, "loop"},
+		{[]string{"-preset", "clean", "-blur-sigma", "0.3"}, "loop"},
+		{[]string{"-lambda", "1e-4", "-iterations", "9"}, "toolbox"},
+		{[]string{"-variant", "toolbox", "-preset", "clean"}, "-variant toolbox takes no -preset or -reference"},
+		{[]string{"-variant", "toolbox", "-reference"}, "-variant toolbox takes no -preset or -reference"},
+		{[]string{"-lr", "0.1,0.01"}, "-lr is a setting of the loop variant"},
+		{[]string{"-variant", "toolbox", "-window-step", "0"}, "-window-step is a setting of the loop variant"},
+		{[]string{"-micro-batch", "2"}, "add -variant loop"},
+		{[]string{"-variant", "fast"}, `-variant "fast": use "toolbox" (the default) or "loop"`},
+	}
+	for _, tc := range cases {
+		o, err := parseFlags(tc.args, io.Discard)
+		switch {
+		case err != nil:
+			if msg := message(err); !strings.Contains(msg, tc.want) || !strings.HasPrefix(msg, "mindseye: -") {
+				t.Errorf("%v: error %q, want %q", tc.args, msg, tc.want)
+			}
+		case o.variant != tc.want:
+			t.Errorf("%v: variant %q, want %q", tc.args, o.variant, tc.want)
+		}
 	}
 }
 
@@ -210,16 +282,22 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestInterrupt interrupts a run (SIGINT, as Ctrl-C) during the
-// optimization and checks that it exits with status 130 and keeps the
+// TestInterrupt interrupts a run of each variant (SIGINT, as Ctrl-C) during
+// the optimization and checks that it exits with status 130 and keeps the
 // outputs so far.
 func TestInterrupt(t *testing.T) {
+	for _, variant := range []string{mindseye.VariantToolbox, mindseye.VariantLoop} {
+		t.Run(variant, func(t *testing.T) { testInterrupt(t, variant) })
+	}
+}
+
+func testInterrupt(t *testing.T, variant string) {
 	in := t.TempDir()
 	clitest.Ramps(t, in, 4)
 	out := filepath.Join(t.TempDir(), "out")
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "MINDSEYE_MAIN=1", "MINDSEYE_ARGS=-model resnet18 -images "+in+" -out "+out+
-		" -size 32 -clusters 2 -exemplars 2 -channels 4 -iterations 100000 -save-every 2 -seed 1")
+		" -size 32 -clusters 2 -exemplars 2 -channels 4 -iterations 100000 -save-every 2 -seed 1 -variant "+variant)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -249,8 +327,8 @@ func TestInterrupt(t *testing.T) {
 	if !strings.Contains(stdout.String(), "4 images → up to 2 facets") || !strings.Contains(stdout.String(), "interrupted after") {
 		t.Errorf("stdout lacks the image count or the interruption:\n%s", stdout.String())
 	}
-	if rep := clitest.Report[mindseye.Report](t, out); rep.Status != mindseye.StatusInterrupted || rep.Iterations < 4 {
-		t.Errorf("report: status %q after %d iterations, want interrupted after at least 4", rep.Status, rep.Iterations)
+	if rep := clitest.Report[mindseye.Report](t, out); rep.Status != mindseye.StatusInterrupted || rep.Iterations < 4 || rep.Variant != variant {
+		t.Errorf("report: status %q after %d iterations of variant %q, want interrupted after at least 4 of %q", rep.Status, rep.Iterations, rep.Variant, variant)
 	}
 	if _, err := os.Stat(filepath.Join(out, "facet_01", "iteration_0004.png")); err != nil {
 		t.Errorf("snapshot before the interruption not kept: %v", err)

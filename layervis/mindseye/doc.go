@@ -59,6 +59,16 @@
 //   - record.go, report.go and plot.go: facet_XX/iteration_NNNN.png snapshots,
 //     tsne.png and report.json in the output folder.
 //
+//   - toolbox.go: a variant of Stage C that is not the reference's
+//     (Run.ToolboxRender, instead of Run.Step): the same facets, each image
+//     optimized from its exemplar blend with layervis/optvis (decorrelated
+//     Fourier parameterization, small jitter, scale and rotation, Adam) on
+//     the same dual objective, without the host regularizers, mask or 8-bit
+//     steps; same outputs. On the demo model its images show object parts
+//     where the loop's show a confetti-like blob on the faded blend, at
+//     somewhat lower activation gains; it is the default of
+//     examples/mindseye (make demo) and notebook 01.
+//
 // The reference code has quirks that change what is optimized (the
 // farthest exemplars are blended, every image is pushed on every facet's
 // channels, BGR images go in with RGB statistics, ...). [Quirks] switches

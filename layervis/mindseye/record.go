@@ -18,7 +18,7 @@ import (
 func (r *Run) startReport() {
 	m, in := r.m, r.m.Input()
 	r.report = Report{
-		Tool: ReportTool, Status: StatusRunning, Backend: backend.Describe(r.b), SIMD: backend.SIMD, Seed: r.seed, Settings: r.cfg,
+		Tool: ReportTool, Status: StatusRunning, Backend: backend.Describe(r.b), SIMD: backend.SIMD, Seed: r.seed, Settings: r.cfg, Variant: VariantLoop,
 		Model: ModelReport{
 			Name: m.Name(), Target: r.cfg.Target, Penalty: r.cfg.Penalty, Channels: r.c,
 			InputOrder: in.Order, InputRange: in.Range, InputMean: in.Mean, InputStd: in.Std,

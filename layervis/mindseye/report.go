@@ -57,6 +57,11 @@ type Report struct {
 	// Seed is the seed used (drawn from the clock with Quirks.Unseeded).
 	Seed     uint64 `json:"seed"`
 	Settings Config `json:"settings"`
+	// Variant is Stage C's variant: [VariantLoop] (the reference's loop,
+	// Run.Step) or [VariantToolbox] (Run.ToolboxRender), whose settings
+	// Toolbox records.
+	Variant string           `json:"variant"`
+	Toolbox *ToolboxSettings `json:"toolbox,omitempty"`
 	// Clusters and Exemplars are K and M as used (lowered for small sets).
 	Clusters  int `json:"clusters"`
 	Exemplars int `json:"exemplars"`

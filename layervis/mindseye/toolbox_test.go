@@ -2,40 +2,139 @@ package mindseye
 
 import (
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/layervis/layervis/layervis/optvis"
+	"github.com/layervis/layervis/layervis/photo"
 )
 
 // TestToolboxRender renders the facets of a small run with the toolbox
-// variant: the dual objective must rise from the exemplar blends (the
-// first snapshot is after one step) and its activation term must grow, with
-// one image per facet of the run's size; before Prepare it is an error.
+// variant and checks its outputs: a compile event, then one event per step
+// with the snapshots at SaveEvery and at the end; the snapshots saved as
+// the loop saves them (iteration 0 the blends), the saved final images
+// those the render returned; report.json complete, with the variant, its
+// settings and the activation on every facet's channels up from the
+// blend. Before Prepare, after a Step or twice it is an error.
 func TestToolboxRender(t *testing.T) {
 	dir := t.TempDir()
 	images := writeSyntheticImages(t, t.TempDir(), 8)
-	cfg := smallConfig(t, Clean(), images, filepath.Join(dir, "out"))
+	out := filepath.Join(dir, "out")
+	cfg := smallConfig(t, Clean(), images, out)
 	r, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.ToolboxRender(context.Background(), optvis.FourierParam(), 2, 0.05, nil); err == nil {
+	ctx := context.Background()
+	if err := r.ToolboxRender(ctx, optvis.FourierParam(), ToolboxLR, nil); err == nil {
 		t.Error("ToolboxRender before Prepare: no error")
 	}
-	if err := r.Prepare(context.Background(), nil); err != nil {
+	if err := r.Prepare(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	res, err := r.ToolboxRender(context.Background(), optvis.FourierParam(), 30, 0.05, nil, 1)
+	var evs []Event
+	if err := r.ToolboxRender(ctx, optvis.FourierParam(), ToolboxLR, func(ev Event) { evs = append(evs, ev) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ToolboxRender(ctx, optvis.FourierParam(), ToolboxLR, nil); err == nil {
+		t.Error("ToolboxRender twice: no error")
+	}
+	if len(evs) != cfg.Iterations+1 || evs[0].Stage != StageCompile {
+		t.Fatalf("%d events, the first %+v; want a compile event and %d steps", len(evs), evs[0], cfg.Iterations)
+	}
+	var saved []int
+	for i, ev := range evs[1:] {
+		if ev.Stage != StageOptimize || ev.Iteration != i+1 || ev.Total != cfg.Iterations || ev.Terms.Total == 0 {
+			t.Fatalf("event %d: %+v", i+1, ev)
+		}
+		if ev.Snapshot != nil {
+			saved = append(saved, ev.Iteration)
+			if len(ev.Snapshot.Images) != len(r.Facets()) || len(ev.Snapshot.Activation) != len(r.Facets()) {
+				t.Fatalf("snapshot at %d: %d images, %d activations for %d facets", ev.Iteration, len(ev.Snapshot.Images), len(ev.Snapshot.Activation), len(r.Facets()))
+			}
+		}
+	}
+	if want := []int{20, 40}; len(saved) != 2 || saved[0] != want[0] || saved[1] != want[1] {
+		t.Errorf("snapshots at %v, want %v", saved, want)
+	}
+	final := evs[len(evs)-1].Snapshot.Images
+	if err := r.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	rep := readReport(t, out)
+	if rep.Status != StatusComplete || rep.Variant != VariantToolbox || rep.Iterations != cfg.Iterations {
+		t.Errorf("report: status %q, variant %q, %d iterations", rep.Status, rep.Variant, rep.Iterations)
+	}
+	if tb := rep.Toolbox; tb == nil || tb.LR != ToolboxLR || tb.Lambda != cfg.Lambda.End || tb.Param == "" || tb.Transforms == "" {
+		t.Errorf("report.toolbox = %+v", tb)
+	}
+	if rep.Timings.Optimize <= 0 || rep.Timings.Step <= 0 {
+		t.Errorf("timings %+v", rep.Timings)
+	}
+	for k, f := range rep.Facets {
+		if len(f.Snapshots) != 3 || f.Snapshots[0].Iteration != 0 || f.Snapshots[2].Iteration != cfg.Iterations {
+			t.Fatalf("facet %d: snapshots %+v", k+1, f.Snapshots)
+		}
+		for _, s := range f.Snapshots {
+			if _, err := os.Stat(filepath.Join(out, s.File)); err != nil {
+				t.Error(err)
+			}
+		}
+		got, err := photo.Load(filepath.Join(out, f.Snapshots[2].File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := photo.FromImage(final[k])
+		for i := range want.Pix {
+			if got.Pix[i] != want.Pix[i] {
+				t.Fatalf("facet %d: the saved final image differs from the render's at value %d", k+1, i)
+			}
+		}
+		t.Logf("facet %d: activation %.4g → %.4g", k+1, f.Snapshots[0].Activation, f.Snapshots[2].Activation)
+		if !(f.ActivationGain > 0) {
+			t.Errorf("facet %d: activation gain %v, want > 0", k+1, f.ActivationGain)
+		}
+	}
+	if _, err := r.Step(ctx); err == nil {
+		t.Error("Step after Finish: no error")
+	}
+}
+
+// TestToolboxRenderInterrupted cancels the toolbox variant at its third
+// step: the images are saved as they are and report.json says interrupted.
+func TestToolboxRenderInterrupted(t *testing.T) {
+	images := writeSyntheticImages(t, t.TempDir(), 8)
+	out := filepath.Join(t.TempDir(), "out")
+	r, err := New(smallConfig(t, Clean(), images, out))
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, last := res.Snapshots[0], res.Final()
-	t.Logf("terms %v: %v after step 1, %v after 30", res.TermNames, first.Terms, last.Terms)
-	if len(last.Images) != len(r.Facets()) || last.Images[0].Bounds().Dx() != cfg.Size {
-		t.Fatalf("%d images of %v for %d facets of %d²", len(last.Images), last.Images[0].Bounds(), len(r.Facets()), cfg.Size)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := r.Prepare(ctx, nil); err != nil {
+		t.Fatal(err)
 	}
-	if !(last.Value > first.Value) || !(last.Terms[0] > first.Terms[0]) {
-		t.Errorf("objective %.4g → %.4g, activation term %.4g → %.4g: both should rise", first.Value, last.Value, first.Terms[0], last.Terms[0])
+	err = r.ToolboxRender(ctx, optvis.FourierParam(), ToolboxLR, func(ev Event) {
+		if ev.Iteration == 3 {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if err := r.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	rep := readReport(t, out)
+	if rep.Status != StatusInterrupted || rep.Iterations != 3 {
+		t.Errorf("status %q after %d iterations, want interrupted after 3", rep.Status, rep.Iterations)
+	}
+	for _, f := range rep.Facets {
+		last := f.Snapshots[len(f.Snapshots)-1]
+		if last.Iteration != 3 {
+			t.Errorf("facet %d: last snapshot at %d, want 3", f.Index, last.Iteration)
+		}
 	}
 }
