@@ -3,12 +3,9 @@
 //
 // Each operation comes in two numerically equivalent forms:
 //
-//   - [Im2col]: convolutions as k² strided slices (or, at stride 1, k²
-//     row-shifting pads of the flattened input), a concatenation and one
-//     matrix multiplication, max-pooling as strided slices and Max; their
-//     input gradients are written out (transposed convolutions, and
-//     col2im by stride phases). The pure-Go backend runs these 12–17×
-//     faster than its generic convolution.
+//   - [Im2col]: convolutions as k² strided slices, a concatenation and one
+//     matrix multiplication, max-pooling as strided slices and Max. The
+//     pure-Go backend runs these 12–17× faster than its generic convolution.
 //   - [Standard]: graph.Convolve and graph.MaxPool, which XLA fuses and runs
 //     best.
 //
