@@ -278,9 +278,6 @@ func (c Conv2D) dense(x, w *Node, stride, dil [2]int) *Node {
 	cin, cout := w.Shape().Dim(2), w.Shape().Dim(3)
 	kernel := Reshape(w, k[0]*k[1]*cin, cout)
 	return withInputGradient(x, func(x *Node) *Node {
-		if stride == [2]int{1, 1} && shiftPays(x.Shape(), k, dil, c.Pad, cout) {
-			return shiftedProduct(StopGradient(x), kernel, k, dil, c.Pad, false)
-		}
 		cols := taps(x, k, stride, dil, c.Pad, 0)
 		d := cols[0].Shape().Dimensions
 		patches := cols[0]
@@ -342,74 +339,11 @@ func (c Conv2D) inputGrad(v, w, kernel *Node, xShape shapes.Shape, stride, dil [
 		u := DotGeneral(v, []int{1}, nil, kernel, []int{1}, nil) // [B·Ho·Wo, k²·Cin]
 		return col2im(u, xShape, k, stride, dil, c.Pad)
 	}
-	v4 := Reshape(v, b, out[0], out[1], cout)
-	flipped := Reshape(TransposeAllAxes(after(w, v), 0, 1, 3, 2), k[0]*k[1]*cout, cin)
-	if shiftPays(v4.Shape(), k, dil, tpad, cin) {
-		return shiftedProduct(v4, flipped, k, dil, tpad, true)
-	}
-	cols := taps(v4, k, stride, dil, tpad, 0)
+	cols := taps(Reshape(v, b, out[0], out[1], cout), k, stride, dil, tpad, 0)
 	slices.Reverse(cols) // the window of tap t meets the kernel's tap k²-1-t
+	flipped := Reshape(TransposeAllAxes(after(w, v), 0, 1, 3, 2), k[0]*k[1]*cout, cin)
 	u := Dot(Reshape(Concatenate(cols, 3), b*h*wd, k[0]*k[1]*cout), flipped).Product()
 	return Reshape(u, b, h, wd, cin)
-}
-
-// shiftPays reports whether shiftedProduct beats taps for a stride-1
-// window k (dilation dil) over x of shape xShape padded by pad, multiplied
-// into n channels: it computes outputs on the whole padded grid, so it pays
-// while the extra products per output row (n per extra row) cost less than
-// the element-by-element slicing it saves (about 64 output channels' worth
-// of products per wasted row, measured on ResNet-18 and -50).
-func shiftPays(xShape shapes.Shape, k, dil [2]int, pad [2][2]int, n int) bool {
-	if k[0]*k[1] == 1 {
-		return false
-	}
-	hp, wp := xShape.Dim(1)+pad[0][0]+pad[0][1], xShape.Dim(2)+pad[1][0]+pad[1][1]
-	ho, wo := hp-(k[0]-1)*dil[0], wp-(k[1]-1)*dil[1]
-	if ho <= 0 || wo <= 0 {
-		return false
-	}
-	waste := float64(hp*wp)/float64(ho*wo) - 1
-	return waste*float64(n) < 64
-}
-
-// shiftedProduct returns the stride-1 convolution [B,Ho,Wo,N] of x
-// [B,H,W,C] padded by pad with kernel [k²·C, N] (its taps in reverse order
-// if reversed) without slicing the input: the pure-Go backend slices
-// element by element, but pads and concatenates whole rows. With x padded
-// to [B,Hp,Wp,C] and flattened to rows of C, every output on the padded
-// grid reads tap (ky,kx) at a fixed offset ky·dil·Wp + kx·dil rows on, so
-// each tap is x's rows shifted by a pad; their concatenation times the
-// kernel gives an output for every padded-grid row (the ones past the
-// image's right and bottom edges discarded), which one slice crops.
-func shiftedProduct(x, kernel *Node, k, dil [2]int, pad [2][2]int, reversed bool) *Node {
-	g := x.Graph()
-	zero := ScalarZero(g, x.DType())
-	if pad != ([2][2]int{}) {
-		x = Pad(x, zero, compute.PadAxis{}, compute.PadAxis{Start: pad[0][0], End: pad[0][1]},
-			compute.PadAxis{Start: pad[1][0], End: pad[1][1]}, compute.PadAxis{})
-	}
-	b, hp, wp, c := x.Shape().Dim(0), x.Shape().Dim(1), x.Shape().Dim(2), x.Shape().Dim(3)
-	span := [2]int{(k[0] - 1) * dil[0], (k[1] - 1) * dil[1]}
-	last := span[0]*wp + span[1] // the offset of the last tap, in rows
-	rows := Reshape(x, b*hp*wp, c)
-	cols := make([]*Node, 0, k[0]*k[1])
-	for ky := range k[0] {
-		for kx := range k[1] {
-			off := ky*dil[0]*wp + kx*dil[1]
-			// Row p+last of this tap is row p+off of x: the tap of the
-			// window whose corner is row p.
-			cols = append(cols, Pad(rows, zero, compute.PadAxis{Start: last - off, End: off}, compute.PadAxis{}))
-		}
-	}
-	if reversed {
-		slices.Reverse(cols)
-	}
-	y := Dot(Concatenate(cols, 1), kernel).Product() // [B·Hp·Wp + last, N]
-	n := y.Shape().Dim(1)
-	// The output of the window at (b, i, j) is row b·Hp·Wp + (i+span₀)·Wp +
-	// j+span₁: padded to B+1 images, it is pixel (b, i+span₀, j+span₁).
-	y = Reshape(Pad(y, zero, compute.PadAxis{End: hp*wp - last}, compute.PadAxis{}), b+1, hp, wp, n)
-	return Slice(y, AxisRange(0, b), AxisRange(span[0], hp), AxisRange(span[1], wp), AxisRange())
 }
 
 // zeroOf returns a scalar that is exactly 0, even for an infinite or NaN x,
