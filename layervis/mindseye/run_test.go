@@ -254,6 +254,26 @@ func TestHostOrder(t *testing.T) {
 	}
 }
 
+// checkInterrupted checks that out's report says the run was interrupted
+// after n iterations and that every facet's last snapshot is that
+// iteration's image, saved.
+func checkInterrupted(t *testing.T, out string, n int) {
+	t.Helper()
+	r := readReport(t, out)
+	if r.Status != StatusInterrupted || r.Iterations != n {
+		t.Errorf("report status %q after %d iterations, want interrupted after %d", r.Status, r.Iterations, n)
+	}
+	for _, f := range r.Facets {
+		last := f.Snapshots[len(f.Snapshots)-1]
+		if last.Iteration != n {
+			t.Errorf("facet %d: last snapshot at %d, want the interrupted iteration %d", f.Index, last.Iteration, n)
+		}
+		if _, err := os.Stat(filepath.Join(out, last.File)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 // TestInterrupt cancels a run mid-way: the error is the context's, and
 // report.json is valid, marked interrupted, and lists the snapshot of the
 // iteration reached.
@@ -272,19 +292,7 @@ func TestInterrupt(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Generate after cancel: %v, want context.Canceled", err)
 	}
-	r := readReport(t, out)
-	if r.Status != StatusInterrupted || r.Iterations != 7 {
-		t.Errorf("report status %q after %d iterations, want interrupted after 7", r.Status, r.Iterations)
-	}
-	for _, f := range r.Facets {
-		last := f.Snapshots[len(f.Snapshots)-1]
-		if last.Iteration != 7 {
-			t.Errorf("facet %d: last snapshot at %d, want the interrupted iteration 7", f.Index, last.Iteration)
-		}
-		if _, err := os.Stat(filepath.Join(out, last.File)); err != nil {
-			t.Error(err)
-		}
-	}
+	checkInterrupted(t, out, 7)
 
 	// Cancelled before Stage A: still a report, marked interrupted.
 	out2 := filepath.Join(t.TempDir(), "out")

@@ -127,14 +127,5 @@ func TestToolboxRenderInterrupted(t *testing.T) {
 	if err := r.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	rep := readReport(t, out)
-	if rep.Status != StatusInterrupted || rep.Iterations != 3 {
-		t.Errorf("status %q after %d iterations, want interrupted after 3", rep.Status, rep.Iterations)
-	}
-	for _, f := range rep.Facets {
-		last := f.Snapshots[len(f.Snapshots)-1]
-		if last.Iteration != 3 {
-			t.Errorf("facet %d: last snapshot at %d, want 3", f.Index, last.Iteration)
-		}
-	}
+	checkInterrupted(t, out, 3)
 }
