@@ -50,7 +50,7 @@ func BenchmarkStep(b *testing.B) {
 	cfg.Model = m
 	cfg.Backend = backend.MustGet()
 	cfg.Target, cfg.Penalty = m.DefaultLayers()
-	be := backend.MustGet()
+	be := cfg.Backend
 	shp, err := cnn.Shapes(be, m, size, size, cfg.Target)
 	if err != nil {
 		b.Fatal(err)

@@ -43,7 +43,7 @@ func TestEstimateMemory(t *testing.T) {
 	cfg.Model = m
 	cfg.Backend = backend.MustGet()
 	cfg.Target, cfg.Penalty = m.DefaultLayers()
-	b := backend.MustGet()
+	b := cfg.Backend
 	peak := func(n, size int) int64 {
 		spec := specFor(&cfg, 4)
 		spec.jitter = true
