@@ -200,7 +200,8 @@ func (c Conv2D) groupedInputGrad(v, w *Node, xShape shapes.Shape) *Node {
 }
 
 // taps returns the k[0]·k[1] strided windows of the padded x, each
-// [B,Ho,Wo,C], in (ky, kx) row-major order.
+// [B,Ho,Wo,C], in (ky, kx) row-major order; a single window that spans the
+// whole of x is x itself.
 func taps(x *Node, k, stride, dil [2]int, pad [2][2]int, fill float64) []*Node {
 	if pad != ([2][2]int{}) {
 		x = Pad(x, Scalar(x.Graph(), x.DType(), fill),
@@ -212,6 +213,9 @@ func taps(x *Node, k, stride, dil [2]int, pad [2][2]int, fill float64) []*Node {
 	wo := OutSize(w, k[1], stride[1], dil[1], [2]int{})
 	if ho <= 0 || wo <= 0 {
 		exceptions.Panicf("nn: window %v (dilation %v) larger than padded input %dx%d", k, dil, h, w)
+	}
+	if ho == h && wo == w { // one tap, the whole input: a slice would copy it
+		return []*Node{x}
 	}
 	out := make([]*Node, 0, k[0]*k[1])
 	for ky := range k[0] {
