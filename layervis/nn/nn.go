@@ -269,23 +269,16 @@ func (c Conv2D) im2col(x, w *Node) *Node {
 	if groups == 1 {
 		return c.dense(x, w, stride, dil)
 	}
-	cols := taps(x, [2]int{kh, kw}, stride, dil, c.Pad, 0)
 	if cinG == 1 && cout == groups {
 		// Depthwise: a weighted sum of the taps, channel by channel. Its
-		// gradient by autodiff is already the cheap one: a product per tap,
-		// padded back into place.
-		var sum *Node
-		for i, col := range cols {
-			ky, kx := i/kw, i%kw
-			term := Mul(col, channelwise(Reshape(Slice(w, AxisElem(ky), AxisElem(kx)), cout), col))
-			if sum == nil {
-				sum = term
-			} else {
-				sum = Add(sum, term)
-			}
+		// gradient by autodiff is already the cheap one for sliced taps: a
+		// product per tap, padded back into place.
+		if y, ok := c.shiftedDepthwise(x, w, stride, dil); ok {
+			return y
 		}
-		return sum
+		return weightedSum(taps(x, [2]int{kh, kw}, stride, dil, c.Pad, 0), w)
 	}
+	cols := taps(x, [2]int{kh, kw}, stride, dil, c.Pad, 0)
 	// General grouped convolution: one im2col product per group.
 	coutG := cout / groups
 	outs := make([]*Node, groups)
@@ -298,6 +291,90 @@ func (c Conv2D) im2col(x, w *Node) *Node {
 		outs[g] = matmulLast(Concatenate(gcols, 3), Reshape(wg, kh*kw*cinG, coutG))
 	}
 	return Concatenate(outs, 3)
+}
+
+// weightedSum returns the sum of the taps cols, each multiplied channel by
+// channel by its tap of the depthwise kernel w [kh,kw,1,C].
+func weightedSum(cols []*Node, w *Node) *Node {
+	return sumOfProducts(cols, tapWeights(cols, w))
+}
+
+// tapWeights returns the taps of the depthwise kernel w [kh,kw,1,C], each
+// repeated to the shape of the tap of cols it multiplies.
+func tapWeights(cols []*Node, w *Node) []*Node {
+	kw, c := w.Shape().Dim(1), w.Shape().Dim(3)
+	ws := make([]*Node, len(cols))
+	for i, col := range cols {
+		ws[i] = channelwise(Reshape(Slice(w, AxisElem(i/kw), AxisElem(i%kw)), c), col)
+	}
+	return ws
+}
+
+// sumOfProducts returns the sum of a[i]·b[i].
+func sumOfProducts(a, b []*Node) *Node {
+	sum := Mul(a[0], b[0])
+	for i := 1; i < len(a); i++ {
+		sum = Add(sum, Mul(a[i], b[i]))
+	}
+	return sum
+}
+
+// shiftedDepthwise builds the stride-1 depthwise convolution c of x with w
+// from shifted taps (see shiftGrid.patches), which cost less than sliced
+// ones whatever the waste (there is no product to waste), with its input
+// gradient written out as the transposed convolution, from shifted taps
+// too: autodiff through shifted taps would slice each. ok is false (and
+// nothing built) where the stride is not 1 or a layout does not exist.
+func (c Conv2D) shiftedDepthwise(x, w *Node, stride, dil [2]int) (_ *Node, ok bool) {
+	k := [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}
+	if stride != [2]int{1, 1} || k[0]*k[1] == 1 {
+		return nil, false
+	}
+	g, ok := newShiftGrid(x.Shape(), k, dil, c.Pad)
+	if !ok {
+		return nil, false
+	}
+	d := x.Shape().Dimensions
+	tpad, ok := transposedPad([2]int{d[1], d[2]}, k, dil, c.Pad)
+	if !ok {
+		return nil, false
+	}
+	gt, ok := newShiftGrid(shapes.Make(x.DType(), d[0], g.ho, g.wo, d[3]), k, dil, tpad)
+	if !ok {
+		return nil, false
+	}
+	var ws []*Node // the repeated weights, for the gradient too where the grids match
+	return withInputGradient(x, func(x *Node) *Node {
+		cols := g.taps(x, k, dil)
+		for i, col := range cols { // stopped tap by tap: autodiff builds nothing for them
+			cols[i] = StopGradient(col)
+		}
+		ws = tapWeights(cols, w)
+		return g.crop(sumOfProducts(cols, ws), false)
+	}, func(v *Node) *Node {
+		cols := gt.taps(v, k, dil)
+		slices.Reverse(cols) // the window of tap t meets the kernel's tap k²-1-t
+		if gt.m != g.m {
+			return gt.crop(weightedSum(cols, w), true)
+		}
+		return gt.crop(sumOfProducts(cols, ws), true)
+	}), true
+}
+
+// transposedPad returns the padding of dL/dy for the transposed
+// convolution that is the input gradient of a stride-1 window k (dilation
+// dil) over n pixels padded by pad: the window's span less pad before, the
+// rest after. ok is false where one is negative.
+func transposedPad(n, k, dil [2]int, pad [2][2]int) (tpad [2][2]int, ok bool) {
+	for i := range 2 {
+		span := (k[i] - 1) * dil[i]
+		out := OutSize(n[i], k[i], 1, dil[i], pad[i])
+		tpad[i] = [2]int{span - pad[i][0], n[i] - out + pad[i][0]}
+		if tpad[i][0] < 0 || tpad[i][1] < 0 {
+			return tpad, false
+		}
+	}
+	return tpad, true
 }
 
 // dense builds a groups == 1 convolution as one product of the patches
@@ -431,6 +508,17 @@ var shiftPays = func(g shiftGrid, kc, n int) bool {
 // and after it does; the rows are computed at every grid position (those
 // outside the output wasted), and out crops the output with one slice.
 func (g shiftGrid) patches(x *Node, k, dil [2]int, transposed bool) patches {
+	cols := g.taps(x, k, dil)
+	if transposed {
+		slices.Reverse(cols)
+	}
+	return patches{rows: Concatenate(cols, 1), out: func(y *Node) *Node { return g.crop(y, transposed) }}
+}
+
+// taps returns the k[0]·k[1] taps [m, C] of the stride-1 windows k
+// (dilation dil) of x [B,H,W,C] laid out as g says, in (ky, kx) row-major
+// order.
+func (g shiftGrid) taps(x *Node, k, dil [2]int) []*Node {
 	c := x.Shape().Dim(3)
 	if g.pv > 0 || g.ph > 0 {
 		x = Pad(x, ScalarZero(x.Graph(), x.DType()), compute.PadAxis{}, compute.PadAxis{End: g.pv},
@@ -446,10 +534,7 @@ func (g shiftGrid) patches(x *Node, k, dil [2]int, transposed bool) patches {
 			cols = append(cols, concatRows(zeroRows(x, lead, c), flat, zeroRows(x, g.m-lead-n, c)))
 		}
 	}
-	if transposed {
-		slices.Reverse(cols)
-	}
-	return patches{rows: Concatenate(cols, 1), out: func(y *Node) *Node { return g.crop(y, transposed) }}
+	return cols
 }
 
 // crop returns the output [B,Ho,Wo,N] computed at the rows of y [m, N],
@@ -529,13 +614,8 @@ func (c Conv2D) inputGrad(v, w, kernel *Node, xShape shapes.Shape, stride, dil [
 	cin, cout := w.Shape().Dim(2), w.Shape().Dim(3)
 	b, h, wd := xShape.Dim(0), xShape.Dim(1), xShape.Dim(2)
 	out := [2]int{OutSize(h, k[0], stride[0], dil[0], c.Pad[0]), OutSize(wd, k[1], stride[1], dil[1], c.Pad[1])}
-	transposed := stride == [2]int{1, 1} && k[0]*k[1] > 1 && b*h*wd >= 4*cout
-	var tpad [2][2]int // padding of dL/dy for the transposed convolution
-	for i, n := range [2]int{h, wd} {
-		span := (k[i] - 1) * dil[i]
-		tpad[i] = [2]int{span - c.Pad[i][0], n - out[i] + c.Pad[i][0]}
-		transposed = transposed && tpad[i][0] >= 0 && tpad[i][1] >= 0
-	}
+	tpad, transposed := transposedPad([2]int{h, wd}, k, dil, c.Pad)
+	transposed = transposed && stride == [2]int{1, 1} && k[0]*k[1] > 1 && b*h*wd >= 4*cout
 	if !transposed {
 		u := DotGeneral(v, []int{1}, nil, kernel, []int{1}, nil) // [B·Ho·Wo, k²·Cin]
 		return col2im(u, xShape, k, stride, dil, c.Pad)

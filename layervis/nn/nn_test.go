@@ -508,18 +508,24 @@ func TestWeightValuesWaitForActivations(t *testing.T) {
 }
 
 // autodiffConv returns the value and the gradients with respect to x and w
-// of convRun's loss for conv (ungrouped) built from sliced taps with
-// autodiff's gradients throughout: no custom gradient, no shifted patches.
+// of convRun's loss for the stride-1 conv (ungrouped or depthwise) built
+// from sliced taps with autodiff's gradients throughout: no custom
+// gradient, no shifted patches.
 func autodiffConv(t *testing.T, b compute.Backend, conv Conv2D, x, w *tensors.Tensor) (out [3][]float32) {
 	t.Helper()
 	exec := MustNewExec(b, func(x, w *Node) []*Node {
 		k := [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}
 		dil := [2]int{orOne(conv.Dilation[0]), orOne(conv.Dilation[1])}
 		cols := taps(x, k, [2]int{1, 1}, dil, conv.Pad, 0)
-		d := cols[0].Shape().Dimensions
-		p := Reshape(Concatenate(cols, 3), d[0]*d[1]*d[2], -1)
-		cout := w.Shape().Dim(3)
-		y := Reshape(Dot(p, Reshape(w, -1, cout)).Product(), d[0], d[1], d[2], cout)
+		var y *Node
+		if conv.Groups > 1 { // depthwise
+			y = weightedSum(cols, w)
+		} else {
+			d := cols[0].Shape().Dimensions
+			p := Reshape(Concatenate(cols, 3), d[0]*d[1]*d[2], -1)
+			cout := w.Shape().Dim(3)
+			y = Reshape(Dot(p, Reshape(w, -1, cout)).Product(), d[0], d[1], d[2], cout)
+		}
 		loss := ReduceAllSum(Mul(y, Sin(IotaFull(x.Graph(), y.Shape()))))
 		return append([]*Node{y}, Gradient(loss, x, w)...)
 	})
@@ -588,6 +594,76 @@ func TestShiftedPatches(t *testing.T) {
 						t.Errorf("%s: shifted im2col vs %s rel diff %.3g > 1e-5", what, ref, d)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestShiftedDepthwise checks stride-1 depthwise convolutions, built from
+// shifted taps with the transposed convolution as input gradient, against
+// autodiff through sliced taps and, for square kernels, graph.Convolve;
+// and that the graph slices only to crop (forward and gradient).
+func TestShiftedDepthwise(t *testing.T) {
+	b := backend.MustGet()
+	rng := rand.New(rand.NewPCG(9, 10))
+	cases := []struct {
+		name           string
+		batch, h, w, c int
+		kh, kw         int
+		pad            [2][2]int
+		dil            [2]int
+		shifted        bool
+	}{
+		{"3x3 same b1", 1, 7, 6, 4, 3, 3, SymmetricPad(1), [2]int{}, true},
+		{"5x5 same b3", 3, 9, 7, 3, 5, 5, SymmetricPad(2), [2]int{}, true},
+		{"3x2 asym b2", 2, 6, 7, 4, 3, 2, [2][2]int{{2, 0}, {0, 1}}, [2]int{}, true},
+		{"3x3 dil2 b1", 1, 9, 8, 2, 3, 3, [2][2]int{{2, 1}, {1, 2}}, [2]int{2, 2}, true},
+		{"3x3 valid b2", 2, 6, 5, 2, 3, 3, [2][2]int{}, [2]int{}, true},
+		// Padding past the span after the input: the transposed
+		// convolution's padding would be negative.
+		{"bottom-heavy", 2, 5, 5, 2, 3, 3, [2][2]int{{1, 3}, {1, 1}}, [2]int{}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			conv := Conv2D{Pad: tc.pad, Dilation: tc.dil, Groups: tc.c}
+			x := randTensor(rng, tc.batch, tc.h, tc.w, tc.c)
+			w := randTensor(rng, tc.kh, tc.kw, 1, tc.c)
+			refs := map[string][3][]float32{"autodiff": autodiffConv(t, b, conv, x, w)}
+			if tc.kh == tc.kw {
+				refs["standard"] = convRun(t, b, Standard, conv, x, w)
+			}
+			got := convRun(t, b, Im2col, conv, x, w)
+			for ref, want := range refs {
+				for i, what := range []string{"value", "input gradient", "kernel gradient"} {
+					if d := relDiff(got[i], want[i]); d > 1e-5 || len(got[i]) != len(want[i]) {
+						t.Errorf("%s: im2col vs %s rel diff %.3g (%d values, want %d)", what, ref, d, len(got[i]), len(want[i]))
+					}
+				}
+			}
+			// Count the slices of at least an output's spatial size that the
+			// value and gradient need (autodiff leaves dead nodes behind).
+			g := NewGraph(b, "depthwise")
+			defer g.Finalize()
+			xn := Parameter(g, "x", x.Shape())
+			y := conv.Apply(Im2col, xn, Parameter(g, "w", w.Shape()))
+			big, seen := 0, map[*Node]bool{}
+			var visit func(n *Node)
+			visit = func(n *Node) {
+				if seen[n] {
+					return
+				}
+				seen[n] = true
+				if n.Type() == NodeTypeSlice && n.Shape().Size() >= y.Shape().Dim(1)*y.Shape().Dim(2) {
+					big++
+				}
+				for _, in := range n.Inputs() {
+					visit(in)
+				}
+			}
+			visit(y)
+			visit(Gradient(ReduceAllSum(y), xn)[0])
+			if want := 2; tc.shifted && big != want || !tc.shifted && big < tc.kh*tc.kw {
+				t.Errorf("%d large slices in the graph (shifted %v)", big, tc.shifted)
 			}
 		})
 	}
