@@ -6,6 +6,10 @@
 //   - [Im2col]: convolutions as k² strided slices, a concatenation and one
 //     matrix multiplication, max-pooling as strided slices and Max. The
 //     pure-Go backend runs these 12–17× faster than its generic convolution.
+//     It slices element by element but concatenates whole blocks, so
+//     stride-1 convolutions take their k² taps as shifted copies of the
+//     flattened input instead (zero rows before and after), compute on the
+//     padded grid and crop once, where that costs less.
 //   - [Standard]: graph.Convolve and graph.MaxPool, which XLA fuses and runs
 //     best.
 //
