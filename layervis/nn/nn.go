@@ -245,9 +245,10 @@ func windows(x *Node, k, stride, dil [2]int) []*Node {
 }
 
 // pack returns x [..., C], float32 with an even C, as pairs of channels
-// [..., C/2] of uint64 (a copy), which the pure-Go backend slices at the
-// same cost per element as float32: half the cost per channel. ok is false
-// (x returned) for other inputs. Nothing may differentiate through it.
+// [..., C/2] of uint64 (a copy), which the pure-Go backend slices at about
+// the same cost per element as float32, so at about half the cost per
+// channel. ok is false (x returned) for other inputs. Nothing may
+// differentiate through it.
 func pack(x *Node) (_ *Node, ok bool) {
 	d := x.Shape().Dimensions
 	c := d[len(d)-1]
