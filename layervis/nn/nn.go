@@ -6,6 +6,10 @@
 //   - [Im2col]: convolutions as k² strided slices, a concatenation and one
 //     matrix multiplication, max-pooling as strided slices and Max. The
 //     pure-Go backend runs these 12–17× faster than its generic convolution.
+//     It slices element by element but concatenates whole blocks, so
+//     stride-1 convolutions take their k² taps as shifted copies of the
+//     flattened input instead (zero rows before and after), compute on the
+//     padded grid and crop once, where that costs less.
 //   - [Standard]: graph.Convolve and graph.MaxPool, which XLA fuses and runs
 //     best.
 //
@@ -203,11 +207,21 @@ func (c Conv2D) groupedInputGrad(v, w *Node, xShape shapes.Shape) *Node {
 // [B,Ho,Wo,C], in (ky, kx) row-major order; a single window that spans the
 // whole of x is x itself.
 func taps(x *Node, k, stride, dil [2]int, pad [2][2]int, fill float64) []*Node {
-	if pad != ([2][2]int{}) {
-		x = Pad(x, Scalar(x.Graph(), x.DType(), fill),
-			compute.PadAxis{}, compute.PadAxis{Start: pad[0][0], End: pad[0][1]},
-			compute.PadAxis{Start: pad[1][0], End: pad[1][1]}, compute.PadAxis{})
+	return windows(padded(x, pad, fill), k, stride, dil)
+}
+
+// padded returns x [B,H,W,C] padded by pad with fill.
+func padded(x *Node, pad [2][2]int, fill float64) *Node {
+	if pad == ([2][2]int{}) {
+		return x
 	}
+	return Pad(x, Scalar(x.Graph(), x.DType(), fill),
+		compute.PadAxis{}, compute.PadAxis{Start: pad[0][0], End: pad[0][1]},
+		compute.PadAxis{Start: pad[1][0], End: pad[1][1]}, compute.PadAxis{})
+}
+
+// windows returns the taps of the unpadded x (see taps).
+func windows(x *Node, k, stride, dil [2]int) []*Node {
 	h, w := x.Shape().Dim(1), x.Shape().Dim(2)
 	ho := OutSize(h, k[0], stride[0], dil[0], [2]int{})
 	wo := OutSize(w, k[1], stride[1], dil[1], [2]int{})
@@ -230,6 +244,27 @@ func taps(x *Node, k, stride, dil [2]int, pad [2][2]int, fill float64) []*Node {
 	return out
 }
 
+// pack returns x [..., C], float32 with an even C, as pairs of channels
+// [..., C/2] of uint64 (a copy), which the pure-Go backend slices at about
+// the same cost per element as float32, so at about half the cost per
+// channel. ok is false (x returned) for other inputs. Nothing may
+// differentiate through it.
+func pack(x *Node) (_ *Node, ok bool) {
+	d := x.Shape().Dimensions
+	c := d[len(d)-1]
+	if x.DType() != dtypes.Float32 || c%2 != 0 {
+		return x, false
+	}
+	return Bitcast(Reshape(x, append(slices.Clone(d[:len(d)-1]), c/2, 2)...), dtypes.Uint64), true
+}
+
+// unpack is the inverse of pack.
+func unpack(x *Node) *Node {
+	d := slices.Clone(x.Shape().Dimensions)
+	d[len(d)-1] *= 2
+	return Reshape(Bitcast(x, dtypes.Float32), d...)
+}
+
 func (c Conv2D) im2col(x, w *Node) *Node {
 	kh, kw := w.Shape().Dim(0), w.Shape().Dim(1)
 	cinG, cout := w.Shape().Dim(2), w.Shape().Dim(3)
@@ -239,23 +274,16 @@ func (c Conv2D) im2col(x, w *Node) *Node {
 	if groups == 1 {
 		return c.dense(x, w, stride, dil)
 	}
-	cols := taps(x, [2]int{kh, kw}, stride, dil, c.Pad, 0)
 	if cinG == 1 && cout == groups {
 		// Depthwise: a weighted sum of the taps, channel by channel. Its
-		// gradient by autodiff is already the cheap one: a product per tap,
-		// padded back into place.
-		var sum *Node
-		for i, col := range cols {
-			ky, kx := i/kw, i%kw
-			term := Mul(col, channelwise(Reshape(Slice(w, AxisElem(ky), AxisElem(kx)), cout), col))
-			if sum == nil {
-				sum = term
-			} else {
-				sum = Add(sum, term)
-			}
+		// gradient by autodiff is already the cheap one for sliced taps: a
+		// product per tap, padded back into place.
+		if y, ok := c.shiftedDepthwise(x, w, stride, dil); ok {
+			return y
 		}
-		return sum
+		return weightedSum(taps(x, [2]int{kh, kw}, stride, dil, c.Pad, 0), w)
 	}
+	cols := taps(x, [2]int{kh, kw}, stride, dil, c.Pad, 0)
 	// General grouped convolution: one im2col product per group.
 	coutG := cout / groups
 	outs := make([]*Node, groups)
@@ -270,8 +298,92 @@ func (c Conv2D) im2col(x, w *Node) *Node {
 	return Concatenate(outs, 3)
 }
 
+// weightedSum returns the sum of the taps cols, each multiplied channel by
+// channel by its tap of the depthwise kernel w [kh,kw,1,C].
+func weightedSum(cols []*Node, w *Node) *Node {
+	return sumOfProducts(cols, tapWeights(cols, w))
+}
+
+// tapWeights returns the taps of the depthwise kernel w [kh,kw,1,C], each
+// repeated to the shape of the tap of cols it multiplies.
+func tapWeights(cols []*Node, w *Node) []*Node {
+	kw, c := w.Shape().Dim(1), w.Shape().Dim(3)
+	ws := make([]*Node, len(cols))
+	for i, col := range cols {
+		ws[i] = channelwise(Reshape(Slice(w, AxisElem(i/kw), AxisElem(i%kw)), c), col)
+	}
+	return ws
+}
+
+// sumOfProducts returns the sum of a[i]·b[i].
+func sumOfProducts(a, b []*Node) *Node {
+	sum := Mul(a[0], b[0])
+	for i := 1; i < len(a); i++ {
+		sum = Add(sum, Mul(a[i], b[i]))
+	}
+	return sum
+}
+
+// shiftedDepthwise builds the stride-1 depthwise convolution c of x with w
+// from shifted taps (see shiftGrid.patches), which cost less than sliced
+// ones whatever the waste (there is no product to waste), with its input
+// gradient written out as the transposed convolution, from shifted taps
+// too: autodiff through shifted taps would slice each. ok is false (and
+// nothing built) where the stride is not 1 or a layout does not exist.
+func (c Conv2D) shiftedDepthwise(x, w *Node, stride, dil [2]int) (_ *Node, ok bool) {
+	k := [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}
+	if stride != [2]int{1, 1} || k[0]*k[1] == 1 {
+		return nil, false
+	}
+	g, ok := newShiftGrid(x.Shape(), k, dil, c.Pad)
+	if !ok {
+		return nil, false
+	}
+	d := x.Shape().Dimensions
+	tpad, ok := transposedPad([2]int{d[1], d[2]}, k, dil, c.Pad)
+	if !ok {
+		return nil, false
+	}
+	gt, ok := newShiftGrid(shapes.Make(x.DType(), d[0], g.ho, g.wo, d[3]), k, dil, tpad)
+	if !ok {
+		return nil, false
+	}
+	var ws []*Node // the repeated weights, for the gradient too where the grids match
+	return withInputGradient(x, func(x *Node) *Node {
+		cols := g.taps(x, k, dil)
+		for i, col := range cols { // stopped tap by tap: autodiff builds nothing for them
+			cols[i] = StopGradient(col)
+		}
+		ws = tapWeights(cols, w)
+		return g.crop(sumOfProducts(cols, ws), false)
+	}, func(v *Node) *Node {
+		cols := gt.taps(v, k, dil)
+		slices.Reverse(cols) // the window of tap t meets the kernel's tap k²-1-t
+		if gt.m != g.m {
+			return gt.crop(weightedSum(cols, w), true)
+		}
+		return gt.crop(sumOfProducts(cols, ws), true)
+	}), true
+}
+
+// transposedPad returns the padding of dL/dy for the transposed
+// convolution that is the input gradient of a stride-1 window k (dilation
+// dil) over n pixels padded by pad: the window's span less pad before, the
+// rest after. ok is false where one is negative.
+func transposedPad(n, k, dil [2]int, pad [2][2]int) (tpad [2][2]int, ok bool) {
+	for i := range 2 {
+		span := (k[i] - 1) * dil[i]
+		out := OutSize(n[i], k[i], 1, dil[i], pad[i])
+		tpad[i] = [2]int{span - pad[i][0], n[i] - out + pad[i][0]}
+		if tpad[i][0] < 0 || tpad[i][1] < 0 {
+			return tpad, false
+		}
+	}
+	return tpad, true
+}
+
 // dense builds a groups == 1 convolution as one product of the patches
-// [B·Ho·Wo, k²·Cin] and the kernel [k²·Cin, Cout], with the input gradient
+// [M, k²·Cin] and the kernel [k²·Cin, Cout], with the input gradient
 // written out (inputGrad's) instead of derived by autodiff, which copies
 // dL/dpatches once more (GoMLX's DotGeneral gradient ends with a transpose,
 // identity or not, that the pure-Go backend executes as a copy), then pads
@@ -279,20 +391,195 @@ func (c Conv2D) im2col(x, w *Node) *Node {
 // keeps autodiff's gradient, patchesᵀ·dL/dy.
 func (c Conv2D) dense(x, w *Node, stride, dil [2]int) *Node {
 	k := [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}
-	cin, cout := w.Shape().Dim(2), w.Shape().Dim(3)
-	kernel := Reshape(w, k[0]*k[1]*cin, cout)
+	cout := w.Shape().Dim(3)
+	kernel := Reshape(w, -1, cout)
 	return withInputGradient(x, func(x *Node) *Node {
-		cols := taps(x, k, stride, dil, c.Pad, 0)
-		d := cols[0].Shape().Dimensions
-		patches := cols[0]
-		if len(cols) > 1 {
-			patches = Concatenate(cols, 3)
-		}
-		patches = StopGradient(Reshape(patches, d[0]*d[1]*d[2], k[0]*k[1]*cin))
-		return Reshape(Dot(patches, kernel).Product(), d[0], d[1], d[2], cout)
+		p := patchesOf(x, k, stride, dil, c.Pad, cout, false)
+		return p.out(Dot(StopGradient(p.rows), kernel).Product())
 	}, func(v *Node) *Node {
 		return c.inputGrad(Reshape(v, -1, cout), w, kernel, x.Shape(), stride, dil)
 	})
+}
+
+// patches is an im2col matrix: rows, one row of k²·C tap values per
+// position it is computed at, and out, which turns a product of rows [M, N]
+// into the convolution's output [B,Ho,Wo,N].
+type patches struct {
+	rows *Node
+	out  func(y *Node) *Node
+}
+
+// patchesOf returns the patches of the windows k (stride, dilation dil) of
+// x [B,H,W,C] padded by pad with zeros, their taps in (ky, kx) row-major
+// order; n is the number of output channels the rows will be multiplied
+// into. For the transposed convolution of an input gradient (transposed),
+// the taps are in reverse order and the output is not differentiated. At
+// stride 1, where shifting pays, they are shifted (shiftGrid.patches),
+// otherwise the taps' strided slices.
+func patchesOf(x *Node, k, stride, dil [2]int, pad [2][2]int, n int, transposed bool) patches {
+	if stride == [2]int{1, 1} && k[0]*k[1] > 1 {
+		if g, ok := newShiftGrid(x.Shape(), k, dil, pad); ok && shiftPays(g, k[0]*k[1]*x.Shape().Dim(3), n) {
+			return g.patches(x, k, dil, transposed)
+		}
+	}
+	xp := padded(x, pad, 0)
+	// Packed, the slices cost about half, for a copy of the padded input
+	// and one of the patches: worth it unless the input is much larger.
+	ho := OutSize(x.Shape().Dim(1), k[0], stride[0], dil[0], pad[0])
+	wo := OutSize(x.Shape().Dim(2), k[1], stride[1], dil[1], pad[1])
+	packed := false
+	if k[0]*k[1] > 1 && xp.Shape().Size() <= 2*k[0]*k[1]*x.Shape().Dim(0)*ho*wo*x.Shape().Dim(3) {
+		xp, packed = pack(xp)
+	}
+	cols := windows(xp, k, stride, dil)
+	if transposed {
+		slices.Reverse(cols)
+	}
+	d := cols[0].Shape().Dimensions
+	rows := cols[0]
+	if len(cols) > 1 {
+		rows = Concatenate(cols, 3)
+	}
+	if packed {
+		rows = unpack(rows)
+	}
+	return patches{
+		rows: Reshape(rows, d[0]*d[1]*d[2], -1),
+		out:  func(y *Node) *Node { return Reshape(y, d[0], d[1], d[2], y.Shape().Dim(1)) },
+	}
+}
+
+// shiftGrid is the layout of shifted patches (shiftGrid.patches) for a
+// stride-1 window k (dilation dil) over an input [B,H,W,C] padded by pad:
+// the input gets ph zero columns after each row and pv zero rows after
+// each image, a grid of pitch wq, and its pixels flattened to rows; the
+// output at (b, i, j) is computed at row b·(H+pv)·wq + (i+ai)·wq + j+aj of
+// a product of m patch rows, tap (ky, kx) reading the flattened grid
+// shifted by off(ky, kx).
+type shiftGrid struct {
+	b, h, ho, wo int
+	pv, ph, wq   int
+	ai, aj       int
+	span         [2]int
+	m            int
+}
+
+// newShiftGrid returns the layout of shifted patches, or false where the
+// padding before the window exceeds its span on an axis.
+func newShiftGrid(xShape shapes.Shape, k, dil [2]int, pad [2][2]int) (shiftGrid, bool) {
+	b, h, w := xShape.Dim(0), xShape.Dim(1), xShape.Dim(2)
+	span := [2]int{(k[0] - 1) * dil[0], (k[1] - 1) * dil[1]}
+	if pad[0][0] > span[0] || pad[1][0] > span[1] {
+		return shiftGrid{}, false
+	}
+	g := shiftGrid{b: b, h: h, span: span,
+		ho: OutSize(h, k[0], 1, dil[0], pad[0]), wo: OutSize(w, k[1], 1, dil[1], pad[1])}
+	// A read past a row's end or before its start must land on zeros: the
+	// row's own padding or the previous row's.
+	g.ph = max(pad[1][0], pad[1][1], g.wo-w)
+	g.wq = w + g.ph
+	if b > 1 {
+		g.pv = max(pad[0][0], pad[0][1], g.ho-h)
+	}
+	g.ai, g.aj = span[0]-pad[0][0], span[1]-pad[1][0]
+	g.m = b*(h+g.pv)*g.wq + span[0]*g.wq + span[1]
+	return g, g.ho > 0 && g.wo > 0
+}
+
+// off returns the flattened-grid offset tap (ky, kx) reads at, relative to
+// the row its window's output is computed at: at most 0, the last tap's.
+func (g shiftGrid) off(ky, kx int, dil [2]int) int {
+	return (ky*dil[0]-g.span[0])*g.wq + kx*dil[1] - g.span[1]
+}
+
+// shiftPays reports whether shifted patches of the layout g, kc values per
+// row, multiplied into n channels, cost less than sliced taps, by the
+// pure-Go backend's measured costs per element (ns): a slice 1.7, a block
+// copy 0.15, a concatenation 0.33, a multiply-add 0.03. The shifted patches
+// have more rows (g.m rather than B·Ho·Wo), whose products are wasted, and
+// the output is cropped by one slice.
+var shiftPays = func(g shiftGrid, kc, n int) bool {
+	out, m := float64(g.b*g.ho*g.wo), float64(g.m)
+	sliced := float64(kc) * out * (1.7 + 0.33)
+	shifted := float64(kc)*m*(0.15+0.33) + (m-out)*float64(kc*n)*0.03 + out*float64(n)*1.7 + m*float64(n)*0.15
+	return shifted < sliced
+}
+
+// patches returns the patches of the stride-1 windows k (dilation dil) of
+// x [B,H,W,C] laid out as g says (see patchesOf for transposed) without
+// slicing x: the pure-Go backend slices element by element but
+// concatenates whole blocks. Every tap of every window is the flattened
+// grid shifted by a fixed number of rows, which concatenating zeros before
+// and after it does; the rows are computed at every grid position (those
+// outside the output wasted), and out crops the output with one slice.
+func (g shiftGrid) patches(x *Node, k, dil [2]int, transposed bool) patches {
+	cols := g.taps(x, k, dil)
+	if transposed {
+		slices.Reverse(cols)
+	}
+	return patches{rows: Concatenate(cols, 1), out: func(y *Node) *Node { return g.crop(y, transposed) }}
+}
+
+// taps returns the k[0]·k[1] taps [m, C] of the stride-1 windows k
+// (dilation dil) of x [B,H,W,C] laid out as g says, in (ky, kx) row-major
+// order.
+func (g shiftGrid) taps(x *Node, k, dil [2]int) []*Node {
+	c := x.Shape().Dim(3)
+	if g.pv > 0 || g.ph > 0 {
+		x = Pad(x, ScalarZero(x.Graph(), x.DType()), compute.PadAxis{}, compute.PadAxis{End: g.pv},
+			compute.PadAxis{End: g.ph}, compute.PadAxis{})
+	}
+	flat := Reshape(x, -1, c)
+	n := flat.Shape().Dim(0)
+	cols := make([]*Node, 0, k[0]*k[1])
+	for ky := range k[0] {
+		for kx := range k[1] {
+			// Row r of the tap is row r+off of flat: lead zero rows, then flat.
+			lead := -g.off(ky, kx, dil)
+			cols = append(cols, concatRows(zeroRows(x, lead, c), flat, zeroRows(x, g.m-lead-n, c)))
+		}
+	}
+	return cols
+}
+
+// crop returns the output [B,Ho,Wo,N] computed at the rows of y [m, N],
+// sliced in packed pairs of channels if packed (then y may not be
+// differentiated).
+func (g shiftGrid) crop(y *Node, packed bool) *Node {
+	if packed {
+		y, packed = pack(y)
+	}
+	n := y.Shape().Dim(1)
+	imgs, hy := g.b, g.h+g.pv // y as images of hy grid rows
+	if g.b == 1 {
+		hy = max((g.m+g.wq-1)/g.wq, g.ai+g.ho)
+	} else {
+		imgs = (g.m + hy*g.wq - 1) / (hy * g.wq)
+	}
+	y = concatRows(y, zeroRows(y, imgs*hy*g.wq-g.m, n))
+	y = Reshape(y, imgs, hy, g.wq, n)
+	y = Slice(y, AxisRange(0, g.b), AxisRange(g.ai, g.ai+g.ho), AxisRange(g.aj, g.aj+g.wo), AxisRange())
+	if packed {
+		y = unpack(y)
+	}
+	return y
+}
+
+// zeroRows returns n rows [n, c] of zeros of like's dtype, nil if n is 0.
+func zeroRows(like *Node, n, c int) *Node {
+	if n == 0 {
+		return nil
+	}
+	return Zeros(like.Graph(), shapes.Make(like.DType(), n, c))
+}
+
+// concatRows concatenates the non-nil nodes along axis 0.
+func concatRows(parts ...*Node) *Node {
+	parts = slices.DeleteFunc(parts, func(p *Node) bool { return p == nil })
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return Concatenate(parts, 0)
 }
 
 // withInputGradient returns y = f(x) whose gradient with respect to x is
@@ -332,22 +619,16 @@ func (c Conv2D) inputGrad(v, w, kernel *Node, xShape shapes.Shape, stride, dil [
 	cin, cout := w.Shape().Dim(2), w.Shape().Dim(3)
 	b, h, wd := xShape.Dim(0), xShape.Dim(1), xShape.Dim(2)
 	out := [2]int{OutSize(h, k[0], stride[0], dil[0], c.Pad[0]), OutSize(wd, k[1], stride[1], dil[1], c.Pad[1])}
-	transposed := stride == [2]int{1, 1} && k[0]*k[1] > 1 && b*h*wd >= 4*cout
-	var tpad [2][2]int // padding of dL/dy for the transposed convolution
-	for i, n := range [2]int{h, wd} {
-		span := (k[i] - 1) * dil[i]
-		tpad[i] = [2]int{span - c.Pad[i][0], n - out[i] + c.Pad[i][0]}
-		transposed = transposed && tpad[i][0] >= 0 && tpad[i][1] >= 0
-	}
+	tpad, transposed := transposedPad([2]int{h, wd}, k, dil, c.Pad)
+	transposed = transposed && stride == [2]int{1, 1} && k[0]*k[1] > 1 && b*h*wd >= 4*cout
 	if !transposed {
 		u := DotGeneral(v, []int{1}, nil, kernel, []int{1}, nil) // [B·Ho·Wo, k²·Cin]
 		return col2im(u, xShape, k, stride, dil, c.Pad)
 	}
-	cols := taps(Reshape(v, b, out[0], out[1], cout), k, stride, dil, tpad, 0)
-	slices.Reverse(cols) // the window of tap t meets the kernel's tap k²-1-t
+	// The window of tap t meets the kernel's tap k²-1-t.
+	p := patchesOf(Reshape(v, b, out[0], out[1], cout), k, stride, dil, tpad, cin, true)
 	flipped := Reshape(TransposeAllAxes(after(w, v), 0, 1, 3, 2), k[0]*k[1]*cout, cin)
-	u := Dot(Reshape(Concatenate(cols, 3), b*h*wd, k[0]*k[1]*cout), flipped).Product()
-	return Reshape(u, b, h, wd, cin)
+	return p.out(Dot(p.rows, flipped).Product())
 }
 
 // zeroOf returns a scalar that is exactly 0, even for an infinite or NaN x,

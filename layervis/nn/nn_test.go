@@ -506,3 +506,165 @@ func TestWeightValuesWaitForActivations(t *testing.T) {
 		}
 	}
 }
+
+// autodiffConv returns the value and the gradients with respect to x and w
+// of convRun's loss for the stride-1 conv (ungrouped or depthwise) built
+// from sliced taps with autodiff's gradients throughout: no custom
+// gradient, no shifted patches.
+func autodiffConv(t *testing.T, b compute.Backend, conv Conv2D, x, w *tensors.Tensor) (out [3][]float32) {
+	t.Helper()
+	exec := MustNewExec(b, func(x, w *Node) []*Node {
+		k := [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}
+		dil := [2]int{orOne(conv.Dilation[0]), orOne(conv.Dilation[1])}
+		cols := taps(x, k, [2]int{1, 1}, dil, conv.Pad, 0)
+		var y *Node
+		if conv.Groups > 1 { // depthwise
+			y = weightedSum(cols, w)
+		} else {
+			d := cols[0].Shape().Dimensions
+			p := Reshape(Concatenate(cols, 3), d[0]*d[1]*d[2], -1)
+			cout := w.Shape().Dim(3)
+			y = Reshape(Dot(p, Reshape(w, -1, cout)).Product(), d[0], d[1], d[2], cout)
+		}
+		loss := ReduceAllSum(Mul(y, Sin(IotaFull(x.Graph(), y.Shape()))))
+		return append([]*Node{y}, Gradient(loss, x, w)...)
+	})
+	for i, r := range exec.MustExec(x, w) {
+		out[i] = tensors.MustCopyFlatData[float32](r)
+	}
+	return out
+}
+
+// TestShiftedPatches checks stride-1 convolutions built from shifted
+// patches (forced where their layout allows) against autodiff through
+// sliced taps and, for square kernels, graph.Convolve: value and gradients
+// with respect to input (itself shifted patches where inputGrad takes the
+// transposed convolution) and kernel, at odd sizes, asymmetric and
+// bottom-heavy padding, dilation, and batches of 1 and 3. (GoMLX v0.28.8's
+// Convolve input gradient is wrong for a 3×2 kernel: PyTorch agrees with
+// the other two.)
+func TestShiftedPatches(t *testing.T) {
+	b := backend.MustGet()
+	rng := rand.New(rand.NewPCG(7, 8))
+	cases := []struct {
+		name            string
+		batch, h, w, ci int
+		kh, kw, co      int
+		conv            Conv2D
+		uses            int // shifted patch sets built: forward, and the transposed input gradient
+	}{
+		{"3x3 same b1", 1, 7, 5, 3, 3, 3, 4, Conv2D{Pad: SymmetricPad(1)}, 2},
+		{"3x3 same b3", 3, 6, 7, 2, 3, 3, 3, Conv2D{Pad: SymmetricPad(1)}, 2},
+		{"3x3 valid b1", 1, 7, 6, 3, 3, 3, 2, Conv2D{}, 2},
+		{"3x3 valid b3", 3, 5, 6, 2, 3, 3, 2, Conv2D{}, 2},
+		{"3x2 asym", 3, 7, 6, 2, 3, 2, 3, Conv2D{Pad: [2][2]int{{0, 2}, {1, 0}}}, 2},
+		{"1x3", 1, 4, 9, 3, 1, 3, 2, Conv2D{Pad: [2][2]int{{0, 0}, {1, 1}}}, 2},
+		{"3x1 b3", 3, 9, 4, 3, 3, 1, 2, Conv2D{Pad: [2][2]int{{1, 1}, {0, 0}}}, 2},
+		{"5x5 dil2 asym b1", 1, 11, 10, 2, 5, 5, 3, Conv2D{Pad: [2][2]int{{3, 5}, {4, 2}}, Dilation: [2]int{2, 2}}, 2},
+		{"3x3 dil(1,2) b3", 3, 8, 9, 2, 3, 3, 2, Conv2D{Pad: [2][2]int{{1, 1}, {2, 2}}, Dilation: [2]int{1, 2}}, 2},
+		// Padding past the window's span after the input: more outputs
+		// than inputs, a col2im input gradient.
+		{"bottom-heavy b1", 1, 5, 6, 2, 3, 3, 2, Conv2D{Pad: [2][2]int{{1, 3}, {0, 4}}}, 1},
+		{"bottom-heavy b3", 3, 5, 6, 2, 3, 3, 2, Conv2D{Pad: [2][2]int{{1, 3}, {0, 4}}}, 1},
+		// Padding past the span before the input: sliced taps.
+		{"pad larger than kernel", 2, 4, 4, 2, 3, 3, 2, Conv2D{Pad: SymmetricPad(3)}, 0},
+	}
+	used := 0
+	defer func(f func(shiftGrid, int, int) bool) { shiftPays = f }(shiftPays)
+	shiftPays = func(shiftGrid, int, int) bool { used++; return true }
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			x := randTensor(rng, tc.batch, tc.h, tc.w, tc.ci)
+			w := randTensor(rng, tc.kh, tc.kw, tc.ci, tc.co)
+			refs := map[string][3][]float32{"autodiff": autodiffConv(t, b, tc.conv, x, w)}
+			if tc.kh == tc.kw {
+				refs["standard"] = convRun(t, b, Standard, tc.conv, x, w)
+			}
+			used = 0
+			got := convRun(t, b, Im2col, tc.conv, x, w)
+			if used != tc.uses {
+				t.Errorf("built %d sets of shifted patches, want %d", used, tc.uses)
+			}
+			for ref, want := range refs {
+				for i, what := range []string{"value", "input gradient", "kernel gradient"} {
+					if len(got[i]) != len(want[i]) {
+						t.Fatalf("%s: %d values, want %d", what, len(got[i]), len(want[i]))
+					}
+					if d := relDiff(got[i], want[i]); d > 1e-5 {
+						t.Errorf("%s: shifted im2col vs %s rel diff %.3g > 1e-5", what, ref, d)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestShiftedDepthwise checks stride-1 depthwise convolutions, built from
+// shifted taps with the transposed convolution as input gradient, against
+// autodiff through sliced taps and, for square kernels, graph.Convolve;
+// and that the graph slices only to crop (forward and gradient).
+func TestShiftedDepthwise(t *testing.T) {
+	b := backend.MustGet()
+	rng := rand.New(rand.NewPCG(9, 10))
+	cases := []struct {
+		name           string
+		batch, h, w, c int
+		kh, kw         int
+		pad            [2][2]int
+		dil            [2]int
+		shifted        bool
+	}{
+		{"3x3 same b1", 1, 7, 6, 4, 3, 3, SymmetricPad(1), [2]int{}, true},
+		{"5x5 same b3", 3, 9, 7, 3, 5, 5, SymmetricPad(2), [2]int{}, true},
+		{"3x2 asym b2", 2, 6, 7, 4, 3, 2, [2][2]int{{2, 0}, {0, 1}}, [2]int{}, true},
+		{"3x3 dil2 b1", 1, 9, 8, 2, 3, 3, [2][2]int{{2, 1}, {1, 2}}, [2]int{2, 2}, true},
+		{"3x3 valid b2", 2, 6, 5, 2, 3, 3, [2][2]int{}, [2]int{}, true},
+		// Padding past the span after the input: the transposed
+		// convolution's padding would be negative.
+		{"bottom-heavy", 2, 5, 5, 2, 3, 3, [2][2]int{{1, 3}, {1, 1}}, [2]int{}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			conv := Conv2D{Pad: tc.pad, Dilation: tc.dil, Groups: tc.c}
+			x := randTensor(rng, tc.batch, tc.h, tc.w, tc.c)
+			w := randTensor(rng, tc.kh, tc.kw, 1, tc.c)
+			refs := map[string][3][]float32{"autodiff": autodiffConv(t, b, conv, x, w)}
+			if tc.kh == tc.kw {
+				refs["standard"] = convRun(t, b, Standard, conv, x, w)
+			}
+			got := convRun(t, b, Im2col, conv, x, w)
+			for ref, want := range refs {
+				for i, what := range []string{"value", "input gradient", "kernel gradient"} {
+					if d := relDiff(got[i], want[i]); d > 1e-5 || len(got[i]) != len(want[i]) {
+						t.Errorf("%s: im2col vs %s rel diff %.3g (%d values, want %d)", what, ref, d, len(got[i]), len(want[i]))
+					}
+				}
+			}
+			// Count the slices of at least an output's spatial size that the
+			// value and gradient need (autodiff leaves dead nodes behind).
+			g := NewGraph(b, "depthwise")
+			defer g.Finalize()
+			xn := Parameter(g, "x", x.Shape())
+			y := conv.Apply(Im2col, xn, Parameter(g, "w", w.Shape()))
+			big, seen := 0, map[*Node]bool{}
+			var visit func(n *Node)
+			visit = func(n *Node) {
+				if seen[n] {
+					return
+				}
+				seen[n] = true
+				if n.Type() == NodeTypeSlice && n.Shape().Size() >= y.Shape().Dim(1)*y.Shape().Dim(2) {
+					big++
+				}
+				for _, in := range n.Inputs() {
+					visit(in)
+				}
+			}
+			visit(y)
+			visit(Gradient(ReduceAllSum(y), xn)[0])
+			if want := 2; tc.shifted && big != want || !tc.shifted && big < tc.kh*tc.kw {
+				t.Errorf("%d large slices in the graph (shifted %v)", big, tc.shifted)
+			}
+		})
+	}
+}
