@@ -74,12 +74,19 @@ func FormFor(b compute.Backend) Form {
 }
 
 // Conv2D describes a 2-D convolution over an NHWC input with an HWIO kernel
-// ([kh, kw, cin/groups, cout]).
+// ([kh, kw, cin/groups, cout]), or the same numbers as the matrix
+// [kh·kw·cin/groups, cout] that the im2col form multiplies by (see Window).
 type Conv2D struct {
 	Stride   [2]int
 	Pad      [2][2]int // [[top, bottom], [left, right]]
 	Dilation [2]int    // zero values mean 1
 	Groups   int       // zero means 1; Groups == cin is a depthwise convolution
+	// Window is the kernel's [kh, kw] when the kernel is given as a matrix
+	// [kh·kw·cin/groups, cout] (HWIO with its first three axes merged);
+	// unused for an HWIO kernel. Models should store their kernels as
+	// matrices: the pure-Go backend copies a weight it reshapes at every
+	// run, and the standard form's reshape back to HWIO is free on XLA.
+	Window [2]int
 }
 
 func orOne(v int) int {
@@ -113,21 +120,56 @@ func OutSize(n, k, s, d int, pad [2]int) int {
 	return span/orOne(s) + 1
 }
 
-// Apply builds the convolution of x [B,H,W,Cin] with kernel w
-// [kh,kw,Cin/groups,Cout] in the given form and returns [B,Ho,Wo,Cout].
-func (c Conv2D) Apply(form Form, x, w *Node) *Node {
-	if x.Rank() != 4 || w.Rank() != 4 {
-		exceptions.Panicf("nn.Conv2D: want NHWC input and HWIO kernel, got %s and %s", x.Shape(), w.Shape())
+// Apply builds the convolution of x [B,H,W,Cin] with the kernel w (HWIO
+// [kh,kw,Cin/groups,Cout], or a matrix [kh·kw·Cin/groups, Cout] with
+// c.Window set) in the given form and returns [B,Ho,Wo,Cout].
+func (c Conv2D) Apply(form Form, x, w *Node) *Node { return c.ApplyBias(form, x, w, nil) }
+
+// ApplyBias is [Conv2D.Apply] followed by adding the per-channel bias b
+// [Cout] (nil: none). The im2col form of an ungrouped convolution adds it
+// in the same pass as the zero that ties its custom input gradient to x.
+func (c Conv2D) ApplyBias(form Form, x, w, b *Node) *Node {
+	k, cinG, cout := c.kernel(x, w)
+	if b != nil && (b.Rank() != 1 || b.Shape().Dim(0) != cout) {
+		exceptions.Panicf("nn.Conv2D: bias %s does not fit %d output channels", b.Shape(), cout)
+	}
+	if form == Im2col {
+		if w.Rank() == 4 {
+			w = Reshape(w, k[0]*k[1]*cinG, cout)
+		}
+		return c.im2col(x, w, k, b)
+	}
+	if w.Rank() == 2 {
+		w = Reshape(w, k[0], k[1], cinG, cout)
+	}
+	y := c.standard(x, w)
+	if b != nil {
+		y = AddBias(y, b)
+	}
+	return y
+}
+
+// kernel checks the kernel w against x and returns its window, input
+// channels per group and output channels.
+func (c Conv2D) kernel(x, w *Node) (k [2]int, cinG, cout int) {
+	if x.Rank() != 4 || (w.Rank() != 4 && w.Rank() != 2) {
+		exceptions.Panicf("nn.Conv2D: want an NHWC input and an HWIO or matrix kernel, got %s and %s", x.Shape(), w.Shape())
 	}
 	groups := orOne(c.Groups)
 	cin := x.Shape().Dim(3)
+	cinG, cout = cin/groups, w.Shape().Dim(w.Rank()-1)
+	if w.Rank() == 2 {
+		k = c.Window
+		if k[0] <= 0 || k[1] <= 0 || cin%groups != 0 || w.Shape().Dim(0) != k[0]*k[1]*cinG {
+			exceptions.Panicf("nn.Conv2D: matrix kernel %s with Window %v and %d group(s) does not fit %d input channels (want [kh·kw·cin/groups, cout])",
+				w.Shape(), k, groups, cin)
+		}
+		return k, cinG, cout
+	}
 	if w.Shape().Dim(2)*groups != cin {
 		exceptions.Panicf("nn.Conv2D: kernel %s with %d group(s) does not fit %d input channels", w.Shape(), groups, cin)
 	}
-	if form == Standard {
-		return c.standard(x, w)
-	}
-	return c.im2col(x, w)
+	return [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}, cinG, cout
 }
 
 // standard builds the convolution with graph.Convolve. A grouped one gets
@@ -151,7 +193,7 @@ func (c Conv2D) standard(x, w *Node) *Node {
 		return conv(x)
 	}
 	return withInputGradient(x, func(x *Node) *Node { return conv(StopGradient(x)) },
-		func(v *Node) *Node { return c.groupedInputGrad(v, w, x.Shape()) })
+		nil, func(v *Node) *Node { return c.groupedInputGrad(v, w, x.Shape()) })
 }
 
 // nhwc is the axes configuration of an NHWC input, an HWIO kernel and an
@@ -230,57 +272,60 @@ func taps(x *Node, k, stride, dil [2]int, pad [2][2]int, fill float64) []*Node {
 	return out
 }
 
-func (c Conv2D) im2col(x, w *Node) *Node {
-	kh, kw := w.Shape().Dim(0), w.Shape().Dim(1)
-	cinG, cout := w.Shape().Dim(2), w.Shape().Dim(3)
+// im2col builds the convolution of x with the kernel matrix w
+// [k[0]·k[1]·Cin/groups, Cout], plus the bias b (nil: none).
+func (c Conv2D) im2col(x, w *Node, k [2]int, b *Node) *Node {
+	cout := w.Shape().Dim(1)
+	cinG := w.Shape().Dim(0) / (k[0] * k[1])
 	groups := orOne(c.Groups)
 	stride := [2]int{orOne(c.Stride[0]), orOne(c.Stride[1])}
 	dil := [2]int{orOne(c.Dilation[0]), orOne(c.Dilation[1])}
 	if groups == 1 {
-		return c.dense(x, w, stride, dil)
+		return c.dense(x, w, b, k, stride, dil)
 	}
-	cols := taps(x, [2]int{kh, kw}, stride, dil, c.Pad, 0)
+	cols := taps(x, k, stride, dil, c.Pad, 0)
+	var y *Node
 	if cinG == 1 && cout == groups {
 		// Depthwise: a weighted sum of the taps, channel by channel. Its
 		// gradient by autodiff is already the cheap one: a product per tap,
 		// padded back into place.
-		var sum *Node
 		for i, col := range cols {
-			ky, kx := i/kw, i%kw
-			term := Mul(col, channelwise(Reshape(Slice(w, AxisElem(ky), AxisElem(kx)), cout), col))
-			if sum == nil {
-				sum = term
+			term := Mul(col, channelwise(Reshape(Slice(w, AxisElem(i)), cout), col))
+			if y == nil {
+				y = term
 			} else {
-				sum = Add(sum, term)
+				y = Add(y, term)
 			}
 		}
-		return sum
-	}
-	// General grouped convolution: one im2col product per group.
-	coutG := cout / groups
-	outs := make([]*Node, groups)
-	for g := range groups {
-		gcols := make([]*Node, len(cols))
-		for i, col := range cols {
-			gcols[i] = Slice(col, AxisRange(), AxisRange(), AxisRange(), AxisRange(g*cinG, (g+1)*cinG))
+	} else {
+		// General grouped convolution: one im2col product per group.
+		coutG := cout / groups
+		outs := make([]*Node, groups)
+		for g := range groups {
+			gcols := make([]*Node, len(cols))
+			for i, col := range cols {
+				gcols[i] = Slice(col, AxisRange(), AxisRange(), AxisRange(), AxisRange(g*cinG, (g+1)*cinG))
+			}
+			outs[g] = matmulLast(Concatenate(gcols, 3), Slice(w, AxisRange(), AxisRange(g*coutG, (g+1)*coutG)))
 		}
-		wg := Slice(w, AxisRange(), AxisRange(), AxisRange(), AxisRange(g*coutG, (g+1)*coutG))
-		outs[g] = matmulLast(Concatenate(gcols, 3), Reshape(wg, kh*kw*cinG, coutG))
+		y = Concatenate(outs, 3)
 	}
-	return Concatenate(outs, 3)
+	if b != nil {
+		y = AddBias(y, b)
+	}
+	return y
 }
 
 // dense builds a groups == 1 convolution as one product of the patches
-// [B·Ho·Wo, k²·Cin] and the kernel [k²·Cin, Cout], with the input gradient
-// written out (inputGrad's) instead of derived by autodiff, which copies
-// dL/dpatches once more (GoMLX's DotGeneral gradient ends with a transpose,
-// identity or not, that the pure-Go backend executes as a copy), then pads
-// every tap's block to the padded input, sums them and crops. The kernel
-// keeps autodiff's gradient, patchesᵀ·dL/dy.
-func (c Conv2D) dense(x, w *Node, stride, dil [2]int) *Node {
-	k := [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}
-	cin, cout := w.Shape().Dim(2), w.Shape().Dim(3)
-	kernel := Reshape(w, k[0]*k[1]*cin, cout)
+// [B·Ho·Wo, k²·Cin] and the kernel matrix w [k²·Cin, Cout] (plus the bias b,
+// nil for none, added with withInputGradient's zero), with the input gradient written out (inputGrad's) instead
+// of derived by autodiff, which copies dL/dpatches once more (GoMLX's
+// DotGeneral gradient ends with a transpose, identity or not, that the
+// pure-Go backend executes as a copy), then pads every tap's block to the
+// padded input, sums them and crops. The kernel and bias keep autodiff's
+// gradients.
+func (c Conv2D) dense(x, w, b *Node, k, stride, dil [2]int) *Node {
+	cout := w.Shape().Dim(1)
 	return withInputGradient(x, func(x *Node) *Node {
 		cols := taps(x, k, stride, dil, c.Pad, 0)
 		d := cols[0].Shape().Dimensions
@@ -288,36 +333,44 @@ func (c Conv2D) dense(x, w *Node, stride, dil [2]int) *Node {
 		if len(cols) > 1 {
 			patches = Concatenate(cols, 3)
 		}
-		patches = StopGradient(Reshape(patches, d[0]*d[1]*d[2], k[0]*k[1]*cin))
-		return Reshape(Dot(patches, kernel).Product(), d[0], d[1], d[2], cout)
-	}, func(v *Node) *Node {
-		return c.inputGrad(Reshape(v, -1, cout), w, kernel, x.Shape(), stride, dil)
+		patches = StopGradient(Reshape(patches, d[0]*d[1]*d[2], w.Shape().Dim(0)))
+		return Reshape(Dot(patches, w).Product(), d[0], d[1], d[2], cout)
+	}, b, func(v *Node) *Node {
+		return c.inputGrad(Reshape(v, -1, cout), w, k, x.Shape(), stride, dil)
 	})
 }
 
-// withInputGradient returns y = f(x) whose gradient with respect to x is
-// grad(v), v = dL/dy, instead of autodiff's through f; f must keep autodiff
-// from reaching its argument (StopGradient), and may use other nodes, whose
-// gradients autodiff derives as usual.
+// withInputGradient returns y = f(x) + b (b a per-channel bias, nil for
+// none) whose gradient with respect to x is grad(v), v = dL/dy, instead of
+// autodiff's through f; f must keep autodiff from reaching its argument
+// (StopGradient), and may use other nodes, whose gradients autodiff derives
+// as usual.
 //
 // GoMLX attaches custom gradients only to identities, so the ones on y and
 // on x share v: y's records dL/dy, which x's turns into its gradient. x
-// reaches y only through an exactly-zero scalar (zeroOf): reverse autodiff
-// visits y (a later node) before x and reaches x only through it, so each
-// Gradient call records its dL/dy before x's reads it. (On the pure-Go
-// backend an identity copies its input unless it is the input's last use;
-// these two are.)
-func withInputGradient(x *Node, f func(x *Node) *Node, grad func(v *Node) *Node) *Node {
+// reaches y only through an exactly-zero scalar (zeroOf), added to f(x)
+// along with b, or to b where there is one (which saves an add over the
+// whole output): reverse autodiff visits y (a later node) before x and
+// reaches x only through it, so each Gradient call records its dL/dy before
+// x's reads it. (On the pure-Go backend an identity copies its input unless
+// it is the input's last use; these two are.)
+func withInputGradient(x *Node, f func(x *Node) *Node, b *Node, grad func(v *Node) *Node) *Node {
 	var v *Node
 	held := IdentityWithCustomGradient(x, func(_, _ *Node) *Node { return grad(v) })
-	return IdentityWithCustomGradient(Add(f(held), zeroOf(held)), func(_, g *Node) *Node {
+	y := f(held)
+	if b == nil {
+		y = Add(y, zeroOf(held))
+	} else {
+		y = Add(y, channelwise(Add(b, zeroOf(held)), y))
+	}
+	return IdentityWithCustomGradient(y, func(_, g *Node) *Node {
 		v = g
 		return g
 	})
 }
 
 // inputGrad returns dL/dx [B,H,W,Cin] of dense's convolution from
-// v = dL/dy [B·Ho·Wo, Cout], w (HWIO) and kernel (w as [k²·Cin, Cout]).
+// v = dL/dy [B·Ho·Wo, Cout] and the kernel matrix w [k²·Cin, Cout].
 //
 // At stride 1, with no more padding than the window spans, and at least 4
 // pixels per output channel (so that transposing the kernel costs little),
@@ -326,10 +379,10 @@ func withInputGradient(x *Node, f func(x *Node) *Node, grad func(v *Node) *Node)
 // multiplied by the kernel as [k²·Cout, Cin]. On ResNet-50's first stages
 // this beats col2im, which slices as much and also pads and adds k² blocks;
 // at strides > 1 it would multiply zeros. Otherwise it is col2im of
-// v · kernelᵀ.
-func (c Conv2D) inputGrad(v, w, kernel *Node, xShape shapes.Shape, stride, dil [2]int) *Node {
-	k := [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}
-	cin, cout := w.Shape().Dim(2), w.Shape().Dim(3)
+// v · wᵀ.
+func (c Conv2D) inputGrad(v, w *Node, k [2]int, xShape shapes.Shape, stride, dil [2]int) *Node {
+	cout := w.Shape().Dim(1)
+	cin := w.Shape().Dim(0) / (k[0] * k[1])
 	b, h, wd := xShape.Dim(0), xShape.Dim(1), xShape.Dim(2)
 	out := [2]int{OutSize(h, k[0], stride[0], dil[0], c.Pad[0]), OutSize(wd, k[1], stride[1], dil[1], c.Pad[1])}
 	transposed := stride == [2]int{1, 1} && k[0]*k[1] > 1 && b*h*wd >= 4*cout
@@ -340,12 +393,14 @@ func (c Conv2D) inputGrad(v, w, kernel *Node, xShape shapes.Shape, stride, dil [
 		transposed = transposed && tpad[i][0] >= 0 && tpad[i][1] >= 0
 	}
 	if !transposed {
-		u := DotGeneral(v, []int{1}, nil, kernel, []int{1}, nil) // [B·Ho·Wo, k²·Cin]
+		u := DotGeneral(v, []int{1}, nil, w, []int{1}, nil) // [B·Ho·Wo, k²·Cin]
 		return col2im(u, xShape, k, stride, dil, c.Pad)
 	}
 	cols := taps(Reshape(v, b, out[0], out[1], cout), k, stride, dil, tpad, 0)
 	slices.Reverse(cols) // the window of tap t meets the kernel's tap k²-1-t
-	flipped := Reshape(TransposeAllAxes(after(w, v), 0, 1, 3, 2), k[0]*k[1]*cout, cin)
+	// after's copy is the step's own, so the reshapes around the transpose
+	// do not copy the weight.
+	flipped := Reshape(TransposeAllAxes(Reshape(after(w, v), k[0]*k[1], cin, cout), 0, 2, 1), k[0]*k[1]*cout, cin)
 	u := Dot(Reshape(Concatenate(cols, 3), b*h*wd, k[0]*k[1]*cout), flipped).Product()
 	return Reshape(u, b, h, wd, cin)
 }
@@ -544,7 +599,7 @@ func (p Pool2D) Max(form Form, x *Node) *Node {
 			out = Max(out, c)
 		}
 		return out
-	}, func(v *Node) *Node {
+	}, nil, func(v *Node) *Node {
 		// Each window's gradient goes to the first tap holding its maximum,
 		// as in PyTorch: left is what no earlier tap took.
 		zero := ScalarZero(v.Graph(), v.DType())
