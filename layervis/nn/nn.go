@@ -325,43 +325,51 @@ func (c Conv2D) im2col(x, w *Node, k [2]int, b *Node) *Node {
 // padded input, sums them and crops. The kernel and bias keep autodiff's
 // gradients.
 func (c Conv2D) dense(x, w, b *Node, k, stride, dil [2]int) *Node {
-	cout := w.Shape().Dim(1)
 	return withInputGradient(x, func(x *Node) *Node {
-		cols := taps(x, k, stride, dil, c.Pad, 0)
-		d := cols[0].Shape().Dimensions
-		patches := cols[0]
-		if len(cols) > 1 {
-			patches = Concatenate(cols, 3)
-		}
-		patches = StopGradient(Reshape(patches, d[0]*d[1]*d[2], w.Shape().Dim(0)))
-		return Reshape(Dot(patches, w).Product(), d[0], d[1], d[2], cout)
+		return DotGeneral(c.patches(x, k, stride, dil), []int{3}, nil, w, []int{0}, nil)
 	}, b, func(v *Node) *Node {
-		return c.inputGrad(Reshape(v, -1, cout), w, k, x.Shape(), stride, dil)
+		return c.inputGrad(v, w, k, x.Shape(), stride, dil)
 	})
+}
+
+// patches returns dense's patches of x: [B,Ho,Wo,k²·Cin], the taps side by
+// side. The products take them (and dL/dy) as they are, rank 4: the
+// pure-Go backend multiplies them as [B·Ho·Wo, ·] matrices without the copy
+// a reshape of an input that has other uses costs.
+func (c Conv2D) patches(x *Node, k, stride, dil [2]int) *Node {
+	cols := taps(x, k, stride, dil, c.Pad, 0)
+	if len(cols) == 1 {
+		return cols[0]
+	}
+	return Concatenate(cols, 3)
 }
 
 // withInputGradient returns y = f(x) + b (b a per-channel bias, nil for
 // none) whose gradient with respect to x is grad(v), v = dL/dy, instead of
-// autodiff's through f; f must keep autodiff from reaching its argument
-// (StopGradient), and may use other nodes, whose gradients autodiff derives
-// as usual.
+// autodiff's through f. Other nodes f uses get autodiff's gradients as
+// usual. What autodiff derives for x through f is discarded, so never
+// computed: f need not stop it (a StopGradient of x would copy x on the
+// pure-Go backend wherever x has other uses).
 //
 // GoMLX attaches custom gradients only to identities, so the ones on y and
-// on x share v: y's records dL/dy, which x's turns into its gradient. x
-// reaches y only through an exactly-zero scalar (zeroOf), added to f(x)
-// along with b, or to b where there is one (which saves an add over the
-// whole output): reverse autodiff visits y (a later node) before x and
-// reaches x only through it, so each Gradient call records its dL/dy before
-// x's reads it. (On the pure-Go backend an identity copies its input unless
-// it is the input's last use; these two are.)
+// on x share v: y's records dL/dy, which x's turns into its gradient. y
+// depends on x through an exactly-zero scalar (zeroOf), added to f(x), or to
+// b where there is one (which saves an add over the whole output), so that
+// autodiff reaches x from y even where f stops it; reverse autodiff visits
+// y and f's nodes (later nodes) before x, so each Gradient call records its
+// dL/dy before x's reads it. (On the pure-Go backend an identity copies its
+// input unless it is the input's last use; these two are.)
 func withInputGradient(x *Node, f func(x *Node) *Node, b *Node, grad func(v *Node) *Node) *Node {
 	var v *Node
 	held := IdentityWithCustomGradient(x, func(_, _ *Node) *Node { return grad(v) })
+	// The zero is built first, so that the pure-Go backend runs it first
+	// and f's first use of x, its last, may take x over instead of copying it.
+	zero := zeroOf(held)
 	y := f(held)
 	if b == nil {
-		y = Add(y, zeroOf(held))
+		y = Add(y, zero)
 	} else {
-		y = Add(y, channelwise(Add(b, zeroOf(held)), y))
+		y = Add(y, channelwise(Add(b, zero), y))
 	}
 	return IdentityWithCustomGradient(y, func(_, g *Node) *Node {
 		v = g
@@ -370,7 +378,7 @@ func withInputGradient(x *Node, f func(x *Node) *Node, b *Node, grad func(v *Nod
 }
 
 // inputGrad returns dL/dx [B,H,W,Cin] of dense's convolution from
-// v = dL/dy [B·Ho·Wo, Cout] and the kernel matrix w [k²·Cin, Cout].
+// v = dL/dy [B,Ho,Wo,Cout] and the kernel matrix w [k²·Cin, Cout].
 //
 // At stride 1, with no more padding than the window spans, and at least 4
 // pixels per output channel (so that transposing the kernel costs little),
@@ -393,16 +401,15 @@ func (c Conv2D) inputGrad(v, w *Node, k [2]int, xShape shapes.Shape, stride, dil
 		transposed = transposed && tpad[i][0] >= 0 && tpad[i][1] >= 0
 	}
 	if !transposed {
-		u := DotGeneral(v, []int{1}, nil, w, []int{1}, nil) // [B·Ho·Wo, k²·Cin]
+		u := DotGeneral(v, []int{3}, nil, w, []int{1}, nil) // [B,Ho,Wo,k²·Cin]
 		return col2im(u, xShape, k, stride, dil, c.Pad)
 	}
-	cols := taps(Reshape(v, b, out[0], out[1], cout), k, stride, dil, tpad, 0)
+	cols := taps(v, k, stride, dil, tpad, 0)
 	slices.Reverse(cols) // the window of tap t meets the kernel's tap k²-1-t
 	// after's copy is the step's own, so the reshapes around the transpose
 	// do not copy the weight.
 	flipped := Reshape(TransposeAllAxes(Reshape(after(w, v), k[0]*k[1], cin, cout), 0, 2, 1), k[0]*k[1]*cout, cin)
-	u := Dot(Reshape(Concatenate(cols, 3), b*h*wd, k[0]*k[1]*cout), flipped).Product()
-	return Reshape(u, b, h, wd, cin)
+	return DotGeneral(Concatenate(cols, 3), []int{3}, nil, flipped, []int{0}, nil)
 }
 
 // zeroOf returns a scalar that is exactly 0, even for an infinite or NaN x,
@@ -418,7 +425,7 @@ func zeroOf(x *Node) *Node {
 }
 
 // col2im is the adjoint of taps followed by concatenation: it adds each
-// k[0]·k[1] channel block of u [B·Ho·Wo, k²·C] onto the pixels of an input
+// k[0]·k[1] channel block of u [B·Ho·Wo, k²·C] (or [B,Ho,Wo,k²·C]) onto the pixels of an input
 // of shape xShape [B,H,W,C] that its tap read, skipping those in the padding.
 func col2im(u *Node, xShape shapes.Shape, k, stride, dil [2]int, pad [2][2]int) *Node {
 	ho := OutSize(xShape.Dim(1), k[0], stride[0], dil[0], pad[0])
