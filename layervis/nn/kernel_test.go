@@ -21,12 +21,7 @@ import (
 func TestConvMatrixKernelBias(t *testing.T) {
 	b := backend.MustGet()
 	rng := rand.New(rand.NewPCG(7, 8))
-	cases := []struct {
-		name      string
-		h, w, cin int
-		k, cout   int
-		conv      Conv2D
-	}{
+	cases := []convCase{
 		{"1x1", 6, 5, 4, 1, 3, Conv2D{}},
 		{"1x1/2", 7, 7, 4, 1, 3, Conv2D{Stride: [2]int{2, 2}}},
 		{"3x3 pad1", 8, 6, 3, 3, 5, Conv2D{Pad: SymmetricPad(1)}},
