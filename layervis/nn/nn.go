@@ -317,13 +317,13 @@ func (c Conv2D) im2col(x, w *Node, k [2]int, b *Node) *Node {
 }
 
 // dense builds a groups == 1 convolution as one product of the patches
-// [B·Ho·Wo, k²·Cin] and the kernel matrix w [k²·Cin, Cout] (plus the bias b,
-// nil for none, added with withInputGradient's zero), with the input gradient written out (inputGrad's) instead
-// of derived by autodiff, which copies dL/dpatches once more (GoMLX's
-// DotGeneral gradient ends with a transpose, identity or not, that the
-// pure-Go backend executes as a copy), then pads every tap's block to the
-// padded input, sums them and crops. The kernel and bias keep autodiff's
-// gradients.
+// [B·Ho·Wo, k²·Cin] and the kernel matrix w [k²·Cin, Cout], plus the bias b
+// (nil for none; added with withInputGradient's zero), with the input
+// gradient written out (inputGrad's) instead of derived by autodiff, which
+// copies dL/dpatches once more (GoMLX's DotGeneral gradient ends with a
+// transpose, identity or not, that the pure-Go backend executes as a copy),
+// then pads every tap's block to the padded input, sums them and crops. The
+// kernel and bias keep autodiff's gradients.
 func (c Conv2D) dense(x, w, b *Node, k, stride, dil [2]int) *Node {
 	return withInputGradient(x, func(x *Node) *Node {
 		return DotGeneral(c.patches(x, k, stride, dil), []int{3}, nil, w, []int{0}, nil)
@@ -362,14 +362,11 @@ func (c Conv2D) patches(x *Node, k, stride, dil [2]int) *Node {
 func withInputGradient(x *Node, f func(x *Node) *Node, b *Node, grad func(v *Node) *Node) *Node {
 	var v *Node
 	held := IdentityWithCustomGradient(x, func(_, _ *Node) *Node { return grad(v) })
-	// The zero is built first, so that the pure-Go backend runs it first
-	// and f's first use of x, its last, may take x over instead of copying it.
-	zero := zeroOf(held)
 	y := f(held)
 	if b == nil {
-		y = Add(y, zero)
+		y = Add(y, zeroOf(held))
 	} else {
-		y = Add(y, channelwise(Add(b, zero), y))
+		y = Add(y, channelwise(Add(b, zeroOf(held)), y))
 	}
 	return IdentityWithCustomGradient(y, func(_, g *Node) *Node {
 		v = g
@@ -425,8 +422,9 @@ func zeroOf(x *Node) *Node {
 }
 
 // col2im is the adjoint of taps followed by concatenation: it adds each
-// k[0]·k[1] channel block of u [B·Ho·Wo, k²·C] (or [B,Ho,Wo,k²·C]) onto the pixels of an input
-// of shape xShape [B,H,W,C] that its tap read, skipping those in the padding.
+// k[0]·k[1] channel block of u [B·Ho·Wo, k²·C] (or [B,Ho,Wo,k²·C]) onto the
+// pixels of an input of shape xShape [B,H,W,C] that its tap read, skipping
+// those in the padding.
 func col2im(u *Node, xShape shapes.Shape, k, stride, dil [2]int, pad [2][2]int) *Node {
 	ho := OutSize(xShape.Dim(1), k[0], stride[0], dil[0], pad[0])
 	wo := OutSize(xShape.Dim(2), k[1], stride[1], dil[1], pad[1])
