@@ -78,12 +78,19 @@ func FormFor(b compute.Backend) Form {
 }
 
 // Conv2D describes a 2-D convolution over an NHWC input with an HWIO kernel
-// ([kh, kw, cin/groups, cout]).
+// ([kh, kw, cin/groups, cout]), or the same numbers as the matrix
+// [kh·kw·cin/groups, cout] that the im2col form multiplies by (see Window).
 type Conv2D struct {
 	Stride   [2]int
 	Pad      [2][2]int // [[top, bottom], [left, right]]
 	Dilation [2]int    // zero values mean 1
 	Groups   int       // zero means 1; Groups == cin is a depthwise convolution
+	// Window is the kernel's [kh, kw] when the kernel is given as a matrix
+	// [kh·kw·cin/groups, cout] (HWIO with its first three axes merged);
+	// unused for an HWIO kernel. Models should store their kernels as
+	// matrices: the pure-Go backend copies a weight it reshapes at every
+	// run, and the standard form's reshape back to HWIO is free on XLA.
+	Window [2]int
 }
 
 func orOne(v int) int {
@@ -117,21 +124,56 @@ func OutSize(n, k, s, d int, pad [2]int) int {
 	return span/orOne(s) + 1
 }
 
-// Apply builds the convolution of x [B,H,W,Cin] with kernel w
-// [kh,kw,Cin/groups,Cout] in the given form and returns [B,Ho,Wo,Cout].
-func (c Conv2D) Apply(form Form, x, w *Node) *Node {
-	if x.Rank() != 4 || w.Rank() != 4 {
-		exceptions.Panicf("nn.Conv2D: want NHWC input and HWIO kernel, got %s and %s", x.Shape(), w.Shape())
+// Apply builds the convolution of x [B,H,W,Cin] with the kernel w (HWIO
+// [kh,kw,Cin/groups,Cout], or a matrix [kh·kw·Cin/groups, Cout] with
+// c.Window set) in the given form and returns [B,Ho,Wo,Cout].
+func (c Conv2D) Apply(form Form, x, w *Node) *Node { return c.ApplyBias(form, x, w, nil) }
+
+// ApplyBias is [Conv2D.Apply] followed by adding the per-channel bias b
+// [Cout] (nil: none). The im2col form of an ungrouped convolution adds it
+// in the same pass as the zero that ties its custom input gradient to x.
+func (c Conv2D) ApplyBias(form Form, x, w, b *Node) *Node {
+	k, cinG, cout := c.kernel(x, w)
+	if b != nil && (b.Rank() != 1 || b.Shape().Dim(0) != cout) {
+		exceptions.Panicf("nn.Conv2D: bias %s does not fit %d output channels", b.Shape(), cout)
+	}
+	if form == Im2col {
+		if w.Rank() == 4 {
+			w = Reshape(w, k[0]*k[1]*cinG, cout)
+		}
+		return c.im2col(x, w, k, b)
+	}
+	if w.Rank() == 2 {
+		w = Reshape(w, k[0], k[1], cinG, cout)
+	}
+	y := c.standard(x, w)
+	if b != nil {
+		y = AddBias(y, b)
+	}
+	return y
+}
+
+// kernel checks the kernel w against x and returns its window, input
+// channels per group and output channels.
+func (c Conv2D) kernel(x, w *Node) (k [2]int, cinG, cout int) {
+	if x.Rank() != 4 || (w.Rank() != 4 && w.Rank() != 2) {
+		exceptions.Panicf("nn.Conv2D: want an NHWC input and an HWIO or matrix kernel, got %s and %s", x.Shape(), w.Shape())
 	}
 	groups := orOne(c.Groups)
 	cin := x.Shape().Dim(3)
+	cinG, cout = cin/groups, w.Shape().Dim(w.Rank()-1)
+	if w.Rank() == 2 {
+		k = c.Window
+		if k[0] <= 0 || k[1] <= 0 || cin%groups != 0 || w.Shape().Dim(0) != k[0]*k[1]*cinG {
+			exceptions.Panicf("nn.Conv2D: matrix kernel %s with Window %v and %d group(s) does not fit %d input channels (want [kh·kw·cin/groups, cout])",
+				w.Shape(), k, groups, cin)
+		}
+		return k, cinG, cout
+	}
 	if w.Shape().Dim(2)*groups != cin {
 		exceptions.Panicf("nn.Conv2D: kernel %s with %d group(s) does not fit %d input channels", w.Shape(), groups, cin)
 	}
-	if form == Standard {
-		return c.standard(x, w)
-	}
-	return c.im2col(x, w)
+	return [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}, cinG, cout
 }
 
 // standard builds the convolution with graph.Convolve. A grouped one gets
@@ -155,7 +197,7 @@ func (c Conv2D) standard(x, w *Node) *Node {
 		return conv(x)
 	}
 	return withInputGradient(x, func(x *Node) *Node { return conv(StopGradient(x)) },
-		func(v *Node) *Node { return c.groupedInputGrad(v, w, x.Shape()) })
+		nil, func(v *Node) *Node { return c.groupedInputGrad(v, w, x.Shape()) })
 }
 
 // nhwc is the axes configuration of an NHWC input, an HWIO kernel and an
@@ -265,52 +307,59 @@ func unpack(x *Node) *Node {
 	return Reshape(Bitcast(x, dtypes.Float32), d...)
 }
 
-func (c Conv2D) im2col(x, w *Node) *Node {
-	kh, kw := w.Shape().Dim(0), w.Shape().Dim(1)
-	cinG, cout := w.Shape().Dim(2), w.Shape().Dim(3)
+// im2col builds the convolution of x with the kernel matrix w
+// [k[0]·k[1]·Cin/groups, Cout], plus the bias b (nil: none).
+func (c Conv2D) im2col(x, w *Node, k [2]int, b *Node) *Node {
+	cout := w.Shape().Dim(1)
+	cinG := w.Shape().Dim(0) / (k[0] * k[1])
 	groups := orOne(c.Groups)
 	stride := [2]int{orOne(c.Stride[0]), orOne(c.Stride[1])}
 	dil := [2]int{orOne(c.Dilation[0]), orOne(c.Dilation[1])}
 	if groups == 1 {
-		return c.dense(x, w, stride, dil)
+		return c.dense(x, w, b, k, stride, dil)
 	}
+	var y *Node
 	if cinG == 1 && cout == groups {
 		// Depthwise: a weighted sum of the taps, channel by channel. Its
 		// gradient by autodiff is already the cheap one for sliced taps: a
 		// product per tap, padded back into place.
-		if y, ok := c.shiftedDepthwise(x, w, stride, dil); ok {
+		if y, ok := c.shiftedDepthwise(x, w, b, k, stride, dil); ok {
 			return y
 		}
-		return weightedSum(taps(x, [2]int{kh, kw}, stride, dil, c.Pad, 0), w)
-	}
-	cols := taps(x, [2]int{kh, kw}, stride, dil, c.Pad, 0)
-	// General grouped convolution: one im2col product per group.
-	coutG := cout / groups
-	outs := make([]*Node, groups)
-	for g := range groups {
-		gcols := make([]*Node, len(cols))
-		for i, col := range cols {
-			gcols[i] = Slice(col, AxisRange(), AxisRange(), AxisRange(), AxisRange(g*cinG, (g+1)*cinG))
+		y = weightedSum(taps(x, k, stride, dil, c.Pad, 0), w)
+	} else {
+		cols := taps(x, k, stride, dil, c.Pad, 0)
+		// General grouped convolution: one im2col product per group.
+		coutG := cout / groups
+		outs := make([]*Node, groups)
+		for g := range groups {
+			gcols := make([]*Node, len(cols))
+			for i, col := range cols {
+				gcols[i] = Slice(col, AxisRange(), AxisRange(), AxisRange(), AxisRange(g*cinG, (g+1)*cinG))
+			}
+			outs[g] = matmulLast(Concatenate(gcols, 3), Slice(w, AxisRange(), AxisRange(g*coutG, (g+1)*coutG)))
 		}
-		wg := Slice(w, AxisRange(), AxisRange(), AxisRange(), AxisRange(g*coutG, (g+1)*coutG))
-		outs[g] = matmulLast(Concatenate(gcols, 3), Reshape(wg, kh*kw*cinG, coutG))
+		y = Concatenate(outs, 3)
 	}
-	return Concatenate(outs, 3)
+	if b != nil {
+		y = AddBias(y, b)
+	}
+	return y
 }
 
 // weightedSum returns the sum of the taps cols, each multiplied channel by
-// channel by its tap of the depthwise kernel w [kh,kw,1,C].
+// channel by its tap of the depthwise kernel matrix w [k², C].
 func weightedSum(cols []*Node, w *Node) *Node {
 	return sumOfProducts(cols, tapWeights(cols, w))
 }
 
-// tapWeights returns the taps of the depthwise kernel w [kh,kw,1,C], each
-// repeated to the shape of the tap of cols it multiplies.
+// tapWeights returns the taps (rows) of the depthwise kernel matrix w
+// [k², C], each repeated to the shape of the tap of cols it multiplies.
 func tapWeights(cols []*Node, w *Node) []*Node {
-	kw, c := w.Shape().Dim(1), w.Shape().Dim(3)
+	c := w.Shape().Dim(1)
 	ws := make([]*Node, len(cols))
 	for i, col := range cols {
-		ws[i] = channelwise(Reshape(Slice(w, AxisElem(i/kw), AxisElem(i%kw)), c), col)
+		ws[i] = channelwise(Reshape(Slice(w, AxisElem(i)), c), col)
 	}
 	return ws
 }
@@ -324,14 +373,13 @@ func sumOfProducts(a, b []*Node) *Node {
 	return sum
 }
 
-// shiftedDepthwise builds the stride-1 depthwise convolution c of x with w
-// from shifted taps (see shiftGrid.patches), which cost less than sliced
+// shiftedDepthwise builds the stride-1 depthwise convolution c of x with
+// the kernel matrix w [k², C], plus the bias b (nil: none), from shifted taps (see shiftGrid.patches), which cost less than sliced
 // ones whatever the waste (there is no product to waste), with its input
 // gradient written out as the transposed convolution, from shifted taps
 // too: autodiff through shifted taps would slice each. ok is false (and
 // nothing built) where the stride is not 1 or a layout does not exist.
-func (c Conv2D) shiftedDepthwise(x, w *Node, stride, dil [2]int) (_ *Node, ok bool) {
-	k := [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}
+func (c Conv2D) shiftedDepthwise(x, w, b *Node, k, stride, dil [2]int) (_ *Node, ok bool) {
 	if stride != [2]int{1, 1} || k[0]*k[1] == 1 {
 		return nil, false
 	}
@@ -356,7 +404,7 @@ func (c Conv2D) shiftedDepthwise(x, w *Node, stride, dil [2]int) (_ *Node, ok bo
 		}
 		ws = tapWeights(cols, w)
 		return g.crop(sumOfProducts(cols, ws), false)
-	}, func(v *Node) *Node {
+	}, b, func(v *Node) *Node {
 		cols := gt.taps(v, k, dil)
 		slices.Reverse(cols) // the window of tap t meets the kernel's tap k²-1-t
 		if gt.m != g.m {
@@ -383,27 +431,27 @@ func transposedPad(n, k, dil [2]int, pad [2][2]int) (tpad [2][2]int, ok bool) {
 }
 
 // dense builds a groups == 1 convolution as one product of the patches
-// [M, k²·Cin] and the kernel [k²·Cin, Cout], with the input gradient
-// written out (inputGrad's) instead of derived by autodiff, which copies
-// dL/dpatches once more (GoMLX's DotGeneral gradient ends with a transpose,
-// identity or not, that the pure-Go backend executes as a copy), then pads
-// every tap's block to the padded input, sums them and crops. The kernel
-// keeps autodiff's gradient, patchesᵀ·dL/dy.
-func (c Conv2D) dense(x, w *Node, stride, dil [2]int) *Node {
-	k := [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}
-	cout := w.Shape().Dim(3)
-	kernel := Reshape(w, -1, cout)
+// [B,Ho,Wo,k²·Cin] (or, shifted, [m, k²·Cin]) and the kernel matrix w
+// [k²·Cin, Cout], plus the bias b (nil for none; added with
+// withInputGradient's zero), with the input gradient written out
+// (inputGrad's) instead of derived by autodiff, which copies dL/dpatches
+// once more (GoMLX's DotGeneral gradient ends with a transpose, identity or
+// not, that the pure-Go backend executes as a copy), then pads every tap's
+// block to the padded input, sums them and crops. The kernel and bias keep
+// autodiff's gradients.
+func (c Conv2D) dense(x, w, b *Node, k, stride, dil [2]int) *Node {
 	return withInputGradient(x, func(x *Node) *Node {
-		p := patchesOf(x, k, stride, dil, c.Pad, cout, false)
-		return p.out(Dot(StopGradient(p.rows), kernel).Product())
-	}, func(v *Node) *Node {
-		return c.inputGrad(Reshape(v, -1, cout), w, kernel, x.Shape(), stride, dil)
+		p := patchesOf(x, k, stride, dil, c.Pad, w.Shape().Dim(1), false)
+		return p.out(DotGeneral(p.rows, []int{p.rows.Rank() - 1}, nil, w, []int{0}, nil))
+	}, b, func(v *Node) *Node {
+		return c.inputGrad(v, w, k, x.Shape(), stride, dil)
 	})
 }
 
-// patches is an im2col matrix: rows, one row of k²·C tap values per
-// position it is computed at, and out, which turns a product of rows [M, N]
-// into the convolution's output [B,Ho,Wo,N].
+// patches are im2col patches: rows, k²·C tap values per position they are
+// computed at ([B,Ho,Wo,k²·C], or [m, k²·C] when shifted), and out, which
+// turns a product of rows (its last axis N) into the convolution's output
+// [B,Ho,Wo,N].
 type patches struct {
 	rows *Node
 	out  func(y *Node) *Node
@@ -435,18 +483,19 @@ func patchesOf(x *Node, k, stride, dil [2]int, pad [2][2]int, n int, transposed 
 	if transposed {
 		slices.Reverse(cols)
 	}
-	d := cols[0].Shape().Dimensions
 	rows := cols[0]
 	if len(cols) > 1 {
 		rows = Concatenate(cols, 3)
 	}
 	if packed {
-		rows = unpack(rows)
+		// GoMLX has no gradient for the casts: autodiff stops here (its
+		// part is discarded anyway, see withInputGradient).
+		rows = StopGradient(unpack(rows))
 	}
-	return patches{
-		rows: Reshape(rows, d[0]*d[1]*d[2], -1),
-		out:  func(y *Node) *Node { return Reshape(y, d[0], d[1], d[2], y.Shape().Dim(1)) },
-	}
+	// Rank 4, as they are: a reshape of an input with other uses (the
+	// single tap of a 1×1 convolution is its input) copies it on the
+	// pure-Go backend.
+	return patches{rows: rows, out: func(y *Node) *Node { return y }}
 }
 
 // shiftGrid is the layout of shifted patches (shiftGrid.patches) for a
@@ -582,29 +631,38 @@ func concatRows(parts ...*Node) *Node {
 	return Concatenate(parts, 0)
 }
 
-// withInputGradient returns y = f(x) whose gradient with respect to x is
-// grad(v), v = dL/dy, instead of autodiff's through f; f must keep autodiff
-// from reaching its argument (StopGradient), and may use other nodes, whose
-// gradients autodiff derives as usual.
+// withInputGradient returns y = f(x) + b (b a per-channel bias, nil for
+// none) whose gradient with respect to x is grad(v), v = dL/dy, instead of
+// autodiff's through f. Other nodes f uses get autodiff's gradients as
+// usual. What autodiff derives for x through f is discarded, so never
+// computed: f need not stop it (a StopGradient of x would copy x on the
+// pure-Go backend wherever x has other uses).
 //
 // GoMLX attaches custom gradients only to identities, so the ones on y and
-// on x share v: y's records dL/dy, which x's turns into its gradient. x
-// reaches y only through an exactly-zero scalar (zeroOf): reverse autodiff
-// visits y (a later node) before x and reaches x only through it, so each
-// Gradient call records its dL/dy before x's reads it. (On the pure-Go
-// backend an identity copies its input unless it is the input's last use;
-// these two are.)
-func withInputGradient(x *Node, f func(x *Node) *Node, grad func(v *Node) *Node) *Node {
+// on x share v: y's records dL/dy, which x's turns into its gradient. y
+// depends on x through an exactly-zero scalar (zeroOf), added to f(x), or to
+// b where there is one (which saves an add over the whole output), so that
+// autodiff reaches x from y even where f stops it; reverse autodiff visits
+// y and f's nodes (later nodes) before x, so each Gradient call records its
+// dL/dy before x's reads it. (On the pure-Go backend an identity copies its
+// input unless it is the input's last use; these two are.)
+func withInputGradient(x *Node, f func(x *Node) *Node, b *Node, grad func(v *Node) *Node) *Node {
 	var v *Node
 	held := IdentityWithCustomGradient(x, func(_, _ *Node) *Node { return grad(v) })
-	return IdentityWithCustomGradient(Add(f(held), zeroOf(held)), func(_, g *Node) *Node {
+	y := f(held)
+	if b == nil {
+		y = Add(y, zeroOf(held))
+	} else {
+		y = Add(y, channelwise(Add(b, zeroOf(held)), y))
+	}
+	return IdentityWithCustomGradient(y, func(_, g *Node) *Node {
 		v = g
 		return g
 	})
 }
 
 // inputGrad returns dL/dx [B,H,W,Cin] of dense's convolution from
-// v = dL/dy [B·Ho·Wo, Cout], w (HWIO) and kernel (w as [k²·Cin, Cout]).
+// v = dL/dy [B,Ho,Wo,Cout] and the kernel matrix w [k²·Cin, Cout].
 //
 // At stride 1, with no more padding than the window spans, and at least 4
 // pixels per output channel (so that transposing the kernel costs little),
@@ -613,22 +671,23 @@ func withInputGradient(x *Node, f func(x *Node) *Node, grad func(v *Node) *Node)
 // multiplied by the kernel as [k²·Cout, Cin]. On ResNet-50's first stages
 // this beats col2im, which slices as much and also pads and adds k² blocks;
 // at strides > 1 it would multiply zeros. Otherwise it is col2im of
-// v · kernelᵀ.
-func (c Conv2D) inputGrad(v, w, kernel *Node, xShape shapes.Shape, stride, dil [2]int) *Node {
-	k := [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}
-	cin, cout := w.Shape().Dim(2), w.Shape().Dim(3)
+// v · wᵀ.
+func (c Conv2D) inputGrad(v, w *Node, k [2]int, xShape shapes.Shape, stride, dil [2]int) *Node {
+	cout := w.Shape().Dim(1)
+	cin := w.Shape().Dim(0) / (k[0] * k[1])
 	b, h, wd := xShape.Dim(0), xShape.Dim(1), xShape.Dim(2)
-	out := [2]int{OutSize(h, k[0], stride[0], dil[0], c.Pad[0]), OutSize(wd, k[1], stride[1], dil[1], c.Pad[1])}
 	tpad, transposed := transposedPad([2]int{h, wd}, k, dil, c.Pad)
 	transposed = transposed && stride == [2]int{1, 1} && k[0]*k[1] > 1 && b*h*wd >= 4*cout
 	if !transposed {
-		u := DotGeneral(v, []int{1}, nil, kernel, []int{1}, nil) // [B·Ho·Wo, k²·Cin]
+		u := DotGeneral(v, []int{3}, nil, w, []int{1}, nil) // [B,Ho,Wo,k²·Cin]
 		return col2im(u, xShape, k, stride, dil, c.Pad)
 	}
-	// The window of tap t meets the kernel's tap k²-1-t.
-	p := patchesOf(Reshape(v, b, out[0], out[1], cout), k, stride, dil, tpad, cin, true)
-	flipped := Reshape(TransposeAllAxes(after(w, v), 0, 1, 3, 2), k[0]*k[1]*cout, cin)
-	return p.out(Dot(p.rows, flipped).Product())
+	// The window of tap t meets the kernel's tap k²-1-t. after's copy is
+	// the step's own, so the reshapes around the transpose do not copy the
+	// weight.
+	p := patchesOf(v, k, stride, dil, tpad, cin, true)
+	flipped := Reshape(TransposeAllAxes(Reshape(after(w, v), k[0]*k[1], cin, cout), 0, 2, 1), k[0]*k[1]*cout, cin)
+	return p.out(DotGeneral(p.rows, []int{p.rows.Rank() - 1}, nil, flipped, []int{0}, nil))
 }
 
 // zeroOf returns a scalar that is exactly 0, even for an infinite or NaN x,
@@ -644,8 +703,9 @@ func zeroOf(x *Node) *Node {
 }
 
 // col2im is the adjoint of taps followed by concatenation: it adds each
-// k[0]·k[1] channel block of u [B·Ho·Wo, k²·C] onto the pixels of an input
-// of shape xShape [B,H,W,C] that its tap read, skipping those in the padding.
+// k[0]·k[1] channel block of u [B·Ho·Wo, k²·C] (or [B,Ho,Wo,k²·C]) onto the
+// pixels of an input of shape xShape [B,H,W,C] that its tap read, skipping
+// those in the padding.
 func col2im(u *Node, xShape shapes.Shape, k, stride, dil [2]int, pad [2][2]int) *Node {
 	ho := OutSize(xShape.Dim(1), k[0], stride[0], dil[0], pad[0])
 	wo := OutSize(xShape.Dim(2), k[1], stride[1], dil[1], pad[1])
@@ -825,7 +885,7 @@ func (p Pool2D) Max(form Form, x *Node) *Node {
 			out = Max(out, c)
 		}
 		return out
-	}, func(v *Node) *Node {
+	}, nil, func(v *Node) *Node {
 		// Each window's gradient goes to the first tap holding its maximum,
 		// as in PyTorch: left is what no earlier tap took.
 		zero := ScalarZero(v.Graph(), v.DType())

@@ -122,6 +122,15 @@ func denseKernel(w []float32, kh, kw, cinG, cout, groups int) (dense []float32, 
 	return dense, blockOf
 }
 
+// convCase is a convolution test case: an input of h×w×cin and a k×k
+// kernel with cout outputs.
+type convCase struct {
+	name      string
+	h, w, cin int
+	k, cout   int
+	conv      Conv2D
+}
+
 // TestConvFormsAgree checks the im2col form's value and its gradients with
 // respect to input and kernel against graph.Convolve's: grouped and depthwise
 // convolutions against the equivalent dense (block-diagonal) kernel.
@@ -129,12 +138,7 @@ func TestConvFormsAgree(t *testing.T) {
 	b := backend.MustGet()
 	rng := rand.New(rand.NewPCG(1, 2))
 	same := func(n, k, s int) [2][2]int { return [2][2]int{SamePad(n, k, s), SamePad(n, k, s)} }
-	cases := []struct {
-		name      string
-		h, w, cin int
-		k, cout   int
-		conv      Conv2D
-	}{
+	cases := []convCase{
 		{"1x1", 6, 5, 4, 1, 3, Conv2D{}},
 		{"1x1/2 odd", 7, 7, 4, 1, 3, Conv2D{Stride: [2]int{2, 2}}},
 		{"1x1/2 even", 8, 6, 4, 1, 3, Conv2D{Stride: [2]int{2, 2}}},
@@ -519,7 +523,7 @@ func autodiffConv(t *testing.T, b compute.Backend, conv Conv2D, x, w *tensors.Te
 		cols := taps(x, k, [2]int{1, 1}, dil, conv.Pad, 0)
 		var y *Node
 		if conv.Groups > 1 { // depthwise
-			y = weightedSum(cols, w)
+			y = weightedSum(cols, Reshape(w, -1, w.Shape().Dim(3)))
 		} else {
 			d := cols[0].Shape().Dimensions
 			p := Reshape(Concatenate(cols, 3), d[0]*d[1]*d[2], -1)

@@ -18,12 +18,12 @@ import (
 // kept transposed to NHWC (nhwc), the layout package nn works in; consumers
 // that need ONNX's NCHW get a transposed node, made once and cached.
 type value struct {
-	st   *static
-	vr   *model.Variable
-	hwio bool  // vr holds a Conv kernel stored as HWIO (see Model.kernelsToHWIO)
-	node *Node // in NHWC if nhwc, else in ONNX's layout
-	nhwc bool
-	lazy func() *Node // builds node on first use (outputs of Split)
+	st     *static
+	vr     *model.Variable
+	window [2]int // vr holds a Conv kernel with this window as a matrix (see Model.kernelsToMatrices)
+	node   *Node  // in NHWC if nhwc, else in ONNX's layout
+	nhwc   bool
+	lazy   func() *Node // builds node on first use (outputs of Split)
 
 	logical, physical *Node // cached NCHW / NHWC forms
 }
@@ -66,7 +66,7 @@ func (b *builder) resolve(name string) *value {
 		return v
 	}
 	if i, ok := b.m.tensors[name]; ok {
-		v := &value{vr: b.m.store.GetVariable(variablePath(i)), hwio: b.m.hwio[i]}
+		v := &value{vr: b.m.store.GetVariable(variablePath(i)), window: b.m.window[i]}
 		b.vals[name] = v
 		return v
 	}

@@ -85,7 +85,7 @@ type Model struct {
 	producer map[string]int              // tensor name → index of the node producing it
 	tensors  map[string]int              // initializer / Constant output → decoded tensor index
 	attrT    map[*protos.TensorProto]int // tensor-valued attribute → decoded tensor index
-	hwio     map[int]bool                // decoded tensors stored as HWIO Conv kernels
+	window   map[int][2]int              // decoded tensors stored as Conv kernel matrices: their windows
 
 	layers  []layer        // the catalogue, in node order
 	index   map[string]int // layer name → position in layers
@@ -234,7 +234,7 @@ func parse(data []byte, path string, o options) (m *Model, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := m.kernelsToHWIO(b); err != nil {
+	if err := m.kernelsToMatrices(b); err != nil {
 		return nil, err
 	}
 	if err := m.catalogue(b); err != nil {
@@ -243,11 +243,14 @@ func parse(data []byte, path string, o options) (m *Model, err error) {
 	return m, nil
 }
 
-// kernelsToHWIO stores the Conv kernels in the HWIO layout package nn
-// takes, so that graphs do not transpose them at every run (on the pure-Go
-// backend that costs as much as a quarter of a ResNet's forward pass). Only
-// initializers that are read by nothing but Conv weight inputs are changed.
-func (m *Model) kernelsToHWIO(b compute.Backend) error {
+// kernelsToMatrices stores the Conv kernels as the matrices
+// [kh·kw·cin/groups, cout] package nn multiplies by (HWIO with its first
+// three axes merged, see nn.Conv2D.Window), so that graphs do not transpose
+// or reshape them at every run (on the pure-Go backend the transposes cost
+// as much as a quarter of a ResNet's forward pass, and a reshape of a
+// weight copies it). Only initializers that are read by nothing but Conv
+// weight inputs are changed.
+func (m *Model) kernelsToMatrices(b compute.Backend) error {
 	uses, convUses := map[string]int{}, map[string]int{}
 	for _, n := range m.nodes {
 		for j, in := range n.GetInput() {
@@ -257,13 +260,16 @@ func (m *Model) kernelsToHWIO(b compute.Backend) error {
 			}
 		}
 	}
-	exec, err := NewExec(b, func(w *Node) *Node { return TransposeAllAxes(w, 2, 3, 1, 0) })
+	exec, err := NewExec(b, func(w *Node) *Node {
+		d := w.Shape().Dimensions // [cout, cin/groups, kh, kw]
+		return Reshape(TransposeAllAxes(w, 2, 3, 1, 0), d[2]*d[3]*d[1], d[0])
+	})
 	if err != nil {
 		return err
 	}
 	defer exec.Finalize()
 	exec.SetMaxCache(-1) // one graph per kernel shape
-	m.hwio = map[int]bool{}
+	m.window = map[int][2]int{}
 	for name, n := range convUses {
 		i, ok := m.tensors[name]
 		if !ok || uses[name] != n {
@@ -273,21 +279,22 @@ func (m *Model) kernelsToHWIO(b compute.Backend) error {
 		if v.Shape().Rank() != 4 || v.DType() != dtypes.Float32 {
 			continue
 		}
+		window := [2]int{v.Shape().Dim(2), v.Shape().Dim(3)}
 		w, err := v.Value()
 		if err != nil {
 			return err
 		}
 		out, err := exec.Exec(w)
 		if err != nil {
-			return fmt.Errorf("transposing the kernel %q: %w", name, err)
+			return fmt.Errorf("rearranging the kernel %q: %w", name, err)
 		}
 		if err := out[0].ToLocal(); err != nil {
-			return fmt.Errorf("transposing the kernel %q: %w", name, err)
+			return fmt.Errorf("rearranging the kernel %q: %w", name, err)
 		}
 		if err := v.SetValue(out[0]); err != nil {
 			return err
 		}
-		m.hwio[i] = true
+		m.window[i] = window
 	}
 	return nil
 }

@@ -407,27 +407,30 @@ func opConv(c *call) []*value {
 	x := c.in(0)
 	xd := c.spatial(x)
 	wv := c.in(1)
-	var w *Node // HWIO: [kh, kw, cin/groups, cout]
-	if wv.hwio {
-		w = c.b.raw(wv)
+	var w *Node // HWIO [kh, kw, cin/groups, cout], or as the matrix [kh·kw·cin/groups, cout]
+	var k [2]int
+	if wv.window != [2]int{} {
+		w, k = c.b.raw(wv), wv.window
 	} else {
 		w = c.b.node(wv) // ONNX: [cout, cin/groups, kh, kw]
 		if w.Rank() != 4 {
 			exceptions.Panicf("weight of shape %s: only 2-D convolutions are supported", w.Shape())
 		}
 		w = TransposeAllAxes(w, 2, 3, 1, 0)
+		k = [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}
 	}
-	_, s, d, pad := c.window(xd[2:], w.Shape().Dimensions[:2])
+	_, s, d, pad := c.window(xd[2:], k[:])
 	groups := c.intAttr("group", 1)
-	if cin, cinG, cout := int64(xd[1]), int64(w.Shape().Dim(2)), int64(w.Shape().Dim(3)); groups < 1 || cinG*groups != cin || cout%groups != 0 {
+	cout := int64(w.Shape().Dim(w.Rank() - 1))
+	if cin, cinG := int64(xd[1]), int64(w.Shape().Size())/(cout*int64(k[0]*k[1])); groups < 1 || cinG*groups != cin || cout%groups != 0 {
 		exceptions.Panicf("group %d does not fit %d input channels, %d per group, and %d output channels", groups, cin, cinG, cout)
 	}
-	conv := nn.Conv2D{Stride: s, Pad: pad, Dilation: d, Groups: int(groups)}
-	y := conv.Apply(c.b.form, c.b.nhwcNode(x), w)
+	conv := nn.Conv2D{Stride: s, Pad: pad, Dilation: d, Groups: int(groups), Window: k}
+	var b *Node
 	if c.has(2) {
-		y = nn.AddBias(y, c.b.node(c.in(2)))
+		b = c.b.node(c.in(2))
 	}
-	return phys(y)
+	return phys(conv.ApplyBias(c.b.form, c.b.nhwcNode(x), w, b))
 }
 
 func (c *call) pool() (x *value, p nn.Pool2D) {

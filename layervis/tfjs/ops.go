@@ -233,8 +233,13 @@ func fusedCheck(nd *node, base int) error {
 // fusedApply applies the fused BiasAdd and activation of nd to y; the
 // fused arguments start at input base.
 func fusedApply(b *builder, nd *node, y *Node, base int) *Node {
+	return fusedActivation(b, nd, nn.AddBias(y, b.in(nd, base)), base)
+}
+
+// fusedActivation applies the fused activation of nd, if any, to y, the
+// output of its BiasAdd.
+func fusedActivation(b *builder, nd *node, y *Node, base int) *Node {
 	fused, _ := nd.strs("fused_ops")
-	y = nn.AddBias(y, b.in(nd, base))
 	if len(fused) < 2 {
 		return y
 	}
@@ -283,33 +288,41 @@ func convCheck(fused bool) checkFunc {
 }
 
 // convBuild builds Conv2D (depthwise: DepthwiseConv2dNative), with the
-// fused bias and activation when fused.
+// fused bias and activation when fused. The filter is HWIO, or stored as a
+// matrix (see Model.kernelMatrices).
 func convBuild(depthwise, fused bool) func(b *builder, nd *node) *Node {
 	return func(b *builder, nd *node) *Node {
 		x, w := b.in(nd, 0), b.in(nd, 1)
-		if x.Rank() != 4 || w.Rank() != 4 {
+		var k [2]int
+		switch {
+		case x.Rank() == 4 && w.Rank() == 4:
+			k = [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}
+		case x.Rank() == 4 && w.Rank() == 2 && b.m.consts[nd.inputs[1].node] != nil: // a stored matrix
+			d := b.m.consts[nd.inputs[1].node].dims
+			k = [2]int{d[0], d[1]}
+		default:
 			exceptions.Panicf("node %q (%s): want an NHWC input and an HWIO filter, got %s and %s", nd.name, nd.op, x.Shape(), w.Shape())
 		}
 		s, _ := window(nd, "strides")
 		d, _ := window(nd, "dilations")
-		k := [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}
 		pad, err := padding(nd, x.Shape().Dim(1), x.Shape().Dim(2), k, s, d)
 		if err != nil {
 			panic(err)
 		}
-		c := nn.Conv2D{Stride: s, Pad: pad, Dilation: d}
+		c := nn.Conv2D{Stride: s, Pad: pad, Dilation: d, Window: k}
 		if depthwise {
-			// [kh,kw,cin,mult] → [kh,kw,1,cin·mult]: output channel c·mult+m,
-			// as TF orders them.
-			cin := w.Shape().Dim(2)
-			w = Reshape(w, k[0], k[1], 1, cin*w.Shape().Dim(3))
+			// [kh,kw,cin,mult] → [kh,kw,1,cin·mult] (as a matrix: [kh·kw,
+			// cin·mult]): output channel c·mult+m, as TF orders them.
+			cin := x.Shape().Dim(3)
+			if w.Rank() == 4 {
+				w = Reshape(w, k[0], k[1], 1, cin*w.Shape().Dim(3))
+			}
 			c.Groups = cin
 		}
-		y := c.Apply(b.form, x, w)
-		if fused {
-			y = fusedApply(b, nd, y, 2)
+		if !fused {
+			return c.Apply(b.form, x, w)
 		}
-		return y
+		return fusedActivation(b, nd, c.ApplyBias(b.form, x, w, b.in(nd, 2)), 2)
 	}
 }
 

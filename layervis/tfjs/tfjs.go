@@ -235,17 +235,60 @@ func (m *Model) setup(weights map[string]*tensor) error {
 	}
 
 	m.store = model.NewStore()
+	matrices := m.kernelMatrices()
 	for i, t := range m.consts {
 		if t.isInt() {
 			continue
 		}
-		v, err := m.store.CreateVariable(varPath(g.nodes[i].name), tensors.FromFlatDataAndDimensions(t.floats, t.dims...))
+		dims := t.dims
+		if d, ok := matrices[i]; ok {
+			dims = d
+		}
+		v, err := m.store.CreateVariable(varPath(g.nodes[i].name), tensors.FromFlatDataAndDimensions(t.floats, dims...))
 		if err != nil {
 			return err
 		}
 		v.SetTrainable(false)
 	}
 	return nil
+}
+
+// kernelMatrices returns the dimensions to store the convolution filters
+// with: the rank-4 float Const nodes read by nothing but convolutions of one
+// kind, [kh,kw,cin,cout] as the matrix [kh·kw·cin, cout] and depthwise
+// [kh,kw,cin,mult] as [kh·kw, cin·mult], the layouts nn.Conv2D multiplies
+// by (see its Window), so that graphs do not reshape them at every run: the
+// pure-Go backend copies a weight it reshapes.
+func (m *Model) kernelMatrices() map[int][]int {
+	uses, dense, depthwise := map[int]int{}, map[int]int{}, map[int]int{}
+	for i := range m.g.nodes {
+		nd := &m.g.nodes[i]
+		for j, r := range nd.inputs {
+			uses[r.node]++
+			if j != 1 || r.out != 0 {
+				continue
+			}
+			switch nd.op {
+			case "Conv2D", "_FusedConv2D":
+				dense[r.node]++
+			case "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative":
+				depthwise[r.node]++
+			}
+		}
+	}
+	out := map[int][]int{}
+	for i, t := range m.consts {
+		if t.isInt() || len(t.dims) != 4 || uses[i] == 0 {
+			continue
+		}
+		switch d := t.dims; uses[i] {
+		case dense[i]:
+			out[i] = []int{d[0] * d[1] * d[2], d[3]}
+		case depthwise[i]:
+			out[i] = []int{d[0] * d[1], d[2] * d[3]}
+		}
+	}
+	return out
 }
 
 // varPath is the store path of a Const node's variable.

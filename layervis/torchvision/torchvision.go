@@ -262,14 +262,20 @@ func (f *forward) out(name string, x *Node) *Node {
 	return x
 }
 
+// conv2D returns the convolution module name's configuration; its kernel
+// is stored as a matrix (see [nn.Conv2D.Window]).
+func (f *forward) conv2D(name string, stride, pad int) nn.Conv2D {
+	k := f.m.modules[f.m.index[name]].k
+	return nn.Conv2D{Stride: [2]int{stride, stride}, Pad: nn.SymmetricPad(pad), Window: [2]int{k, k}}
+}
+
 func (f *forward) conv(name string, x *Node, stride, pad int) *Node {
 	f.in(name, x)
-	w := f.v(name + ".weight")
-	y := nn.Conv2D{Stride: [2]int{stride, stride}, Pad: nn.SymmetricPad(pad)}.Apply(f.form, x, w)
-	if mod := f.m.modules[f.m.index[name]]; mod.bias {
-		y = nn.AddBias(y, f.v(name+".bias"))
+	var b *Node
+	if f.m.modules[f.m.index[name]].bias {
+		b = f.v(name + ".bias")
 	}
-	return f.out(name, y)
+	return f.out(name, f.conv2D(name, stride, pad).ApplyBias(f.form, x, f.v(name+".weight"), b))
 }
 
 func (f *forward) bn(name string, x *Node) *Node {
@@ -279,7 +285,7 @@ func (f *forward) bn(name string, x *Node) *Node {
 
 // convBN is the convolution conv followed by the batch norm bn. Where the
 // batch norm is folded into the convolution's weights (at load time, see
-// foldBN), it is one convolution and a bias, and the convolution's own
+// foldBN), it is one convolution with a bias, and the convolution's own
 // output, when requested (as conv or bn's input), is recovered from the
 // folded one per channel: y·(1/scale) + the convolution's bias.
 func (f *forward) convBN(conv, bn string, x *Node, stride, pad int) *Node {
@@ -287,15 +293,18 @@ func (f *forward) convBN(conv, bn string, x *Node, stride, pad int) *Node {
 		return f.bn(bn, f.conv(conv, x, stride, pad))
 	}
 	f.in(conv, x)
-	y := nn.Conv2D{Stride: [2]int{stride, stride}, Pad: nn.SymmetricPad(pad)}.Apply(f.form, x, f.v(conv+".weight"))
-	if f.t.wants(conv) || f.t.wants(bn+cnn.InputSuffix) {
-		c := nn.Scale(y, f.v(bn+".unscale"))
-		if f.m.modules[f.m.index[conv]].bias {
-			c = nn.AddBias(c, f.v(conv+".bias"))
-		}
-		f.out(conv, c)
-		f.in(bn, c)
+	c := f.conv2D(conv, stride, pad)
+	w := f.v(conv + ".weight")
+	if !f.t.wants(conv) && !f.t.wants(bn+cnn.InputSuffix) {
+		return f.out(bn, c.ApplyBias(f.form, x, w, f.v(bn+".shift")))
 	}
+	y := c.Apply(f.form, x, w)
+	u := nn.Scale(y, f.v(bn+".unscale"))
+	if f.m.modules[f.m.index[conv]].bias {
+		u = nn.AddBias(u, f.v(conv+".bias"))
+	}
+	f.out(conv, u)
+	f.in(bn, u)
 	return f.out(bn, nn.AddBias(y, f.v(bn+".shift")))
 }
 

@@ -129,7 +129,7 @@ func (a archSpec) randomStateDict(seed uint64) stateDict {
 }
 
 // toStore converts a state dict into frozen GoMLX variables in the layout
-// the graph uses: convolution kernels HWIO, batch norms as a per-channel
+// the graph uses: convolution kernels HWIO as matrices [kh·kw·in, out], batch norms as a per-channel
 // scale and shift. A batch norm that follows a convolution is folded into
 // it (see [foldBN]); toStore returns the names of the folded convolutions.
 func (a archSpec) toStore(sd stateDict) (*model.Store, map[string]bool, error) {
@@ -169,7 +169,7 @@ func (a archSpec) toStore(sd stateDict) (*model.Store, map[string]bool, error) {
 				}
 			}
 			if err == nil {
-				err = put(m.name+".weight", w, m.k, m.k, m.in, m.out)
+				err = put(m.name+".weight", w, m.k*m.k*m.in, m.out) // HWIO as a matrix: see nn.Conv2D.Window
 			}
 		case "BatchNorm2d":
 			if i > 0 && mods[i-1].kind == "Conv2d" {
