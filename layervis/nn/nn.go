@@ -308,9 +308,16 @@ func (c Conv2D) dense(x, w *Node, stride, dil [2]int) *Node {
 // backend an identity copies its input unless it is the input's last use;
 // these two are.)
 func withInputGradient(x *Node, f func(x *Node) *Node, grad func(v *Node) *Node) *Node {
+	return withGradient(x, func(x *Node) *Node { return Add(f(x), zeroOf(x)) }, grad)
+}
+
+// withGradient is withInputGradient for an f whose result autodiff can
+// trace back to its argument: it adds no zero. Autodiff's own gradient of
+// f is built but never run (the backend skips nodes no output needs).
+func withGradient(x *Node, f func(x *Node) *Node, grad func(v *Node) *Node) *Node {
 	var v *Node
 	held := IdentityWithCustomGradient(x, func(_, _ *Node) *Node { return grad(v) })
-	return IdentityWithCustomGradient(Add(f(held), zeroOf(held)), func(_, g *Node) *Node {
+	return IdentityWithCustomGradient(f(held), func(_, g *Node) *Node {
 		v = g
 		return g
 	})
@@ -599,34 +606,94 @@ func (p Pool2D) Avg(x *Node) *Node {
 
 // ReLU returns max(x, 0) with PyTorch's gradient: 1 where x > 0 and 0
 // elsewhere, including at x == 0 (graph.Max would pass the gradient at ties).
-// Its backward pass is a single select, cheaper than Max's.
 //
 // In a graph marked by [RedirectReLUs] its gradient is redirected instead.
-func ReLU(x *Node) *Node {
-	y := relu(x)
-	if redirecting(x.Graph()) {
-		return redirect(x, y, false)
-	}
-	return y
-}
-
-func relu(x *Node) *Node {
-	zeros := BroadcastLike(after(ScalarZero(x.Graph(), x.DType()), x), x)
-	return Where(GreaterThan(x, zeros), x, zeros)
-}
+func ReLU(x *Node) *Node { return activation(x, false) }
 
 // ReLU6 returns min(max(x, 0), 6) with TensorFlow's gradient: 1 where
 // 0 < x < 6, else 0.
 //
 // In a graph marked by [RedirectReLUs] its gradient is redirected instead.
-func ReLU6(x *Node) *Node {
-	r := relu(x)
-	six := AddScalar(ZerosLike(r), 6)
-	y := Where(LessThan(r, six), r, six)
-	if redirecting(x.Graph()) {
-		return redirect(x, y, true)
+func ReLU6(x *Node) *Node { return activation(x, true) }
+
+// activation returns the ReLU (capped: ReLU6) of x.
+//
+// XLA gets selects, which it fuses, and autodiff's gradient of them. The
+// pure-Go backend runs a select as a branchy loop (about 2 ns per element
+// on a ReLU's mask), so there the value is a Max (and Min) with a scalar
+// (one branch-free pass each; Go's max gives +0 for −0 and NaN for NaN, as
+// PyTorch's relu) and the gradient is set by hand: the incoming gradient's
+// bits times a 0/1 mask made from the output's bits (see liveMask), two
+// branch-free integer passes and the bitcasts' copies. Redirected graphs
+// take the hand-set gradient in both forms.
+func activation(x *Node, capped bool) *Node {
+	return activationForm(x, capped, !backend.IsGo(x.Graph().Backend()))
+}
+
+// activationForm is activation in XLA's form (selects) or the pure-Go
+// backend's; either runs on any backend.
+func activationForm(x *Node, capped, xla bool) *Node {
+	g, dt := x.Graph(), x.DType()
+	zero := ScalarZero(g, dt)
+	selects := func(x *Node) *Node {
+		zeros := BroadcastLike(zero, x)
+		y := Where(GreaterThan(x, zeros), x, zeros)
+		if capped {
+			sixes := AddScalar(ZerosLike(y), 6)
+			y = Where(LessThan(y, sixes), y, sixes)
+		}
+		return y
 	}
+	redirected := redirecting(g)
+	if xla && !redirected {
+		return selects(x)
+	}
+	var y *Node
+	y = withGradient(x, func(x *Node) *Node {
+		if xla {
+			return selects(x)
+		}
+		y := Max(x, zero)
+		if capped {
+			y = Min(y, Scalar(g, dt, 6))
+		}
+		return y
+	}, func(v *Node) *Node {
+		// y ∈ [0, 6] decides as well as x: y > 0 iff x > 0, y < 6 iff x < 6.
+		var grad *Node
+		if ut, ok := unsignedOf[dt]; ok && !xla {
+			grad = Bitcast(Mul(Bitcast(v, ut), liveMask(y, ut, capped)), dt)
+		} else {
+			live := GreaterThan(y, zero)
+			if capped {
+				live = And(live, LessThan(y, Scalar(g, dt, 6)))
+			}
+			grad = Where(live, v, zero)
+		}
+		if redirected {
+			return redirect(y, v, grad, capped)
+		}
+		return grad
+	})
 	return y
+}
+
+// unsignedOf maps the float dtypes whose bits liveMask reads to the
+// unsigned integer of their size.
+var unsignedOf = map[dtypes.DType]dtypes.DType{dtypes.Float32: dtypes.Uint32, dtypes.Float64: dtypes.Uint64}
+
+// liveMask returns, for the output y of a ReLU (capped: ReLU6), an integer
+// of dtype ut (y's size) that is 1 where the unit passes its gradient
+// (0 < y, and y < 6 if capped) and 0 elsewhere, from y's bits: +0 is the
+// only y ≤ 0 (its bits are 0) and 6 the only y ≥ 6, so
+// min(bits, bits XOR bits(6), 1) is the mask. (A NaN passes its gradient,
+// as in PyTorch.)
+func liveMask(y *Node, ut dtypes.DType, capped bool) *Node {
+	bits := Bitcast(y, ut)
+	if capped {
+		bits = Min(bits, BitwiseXor(bits, Bitcast(Scalar(y.Graph(), y.DType(), 6), ut)))
+	}
+	return MinScalar(bits, 1)
 }
 
 // redirectKey is the graph state set by RedirectReLUs.
@@ -651,32 +718,25 @@ func RedirectReLUs(g *Graph) { g.AttachState(redirectKey{}, true) }
 
 func redirecting(g *Graph) bool { return g.State(redirectKey{}) != nil }
 
-// redirect returns y, the ReLU (capped: ReLU6) of x, with the redirected
-// gradient w.r.t. x (see RedirectReLUs).
-func redirect(x, y *Node, capped bool) *Node {
-	t := IdentityWithCustomGradient(x, func(x, v *Node) *Node {
-		zeros := ZerosLike(v)
-		live := GreaterThan(x, zeros)
-		down := And(LessOrEqual(x, zeros), GreaterThan(v, zeros)) // descent would lower x further
-		if capped {
-			six := AddScalar(zeros, 6)
-			live = And(live, LessThan(x, six))
-			down = Or(down, And(GreaterOrEqual(x, six), LessThan(v, zeros)))
+// redirect returns the redirected gradient (see RedirectReLUs) of y, a
+// ReLU's (capped: ReLU6's) output, given v = dL/dy and grad, the true
+// gradient. x ≤ 0 where y is 0 and x ≥ 6 where y is 6.
+func redirect(y, v, grad *Node, capped bool) *Node {
+	zero := ScalarZero(y.Graph(), y.DType())
+	down := And(Equal(y, zero), GreaterThan(v, zero)) // descent would lower x further
+	if capped {
+		down = Or(down, And(Equal(y, Scalar(y.Graph(), y.DType(), 6)), LessThan(v, zero)))
+	}
+	peak := ReduceAllMax(Abs(grad))
+	if y.Rank() > 1 {
+		axes := make([]int, y.Rank()-1)
+		for i := range axes {
+			axes[i] = i + 1
 		}
-		grad := Where(live, v, zeros)
-		peak := ReduceAllMax(Abs(grad))
-		if x.Rank() > 1 {
-			axes := make([]int, x.Rank()-1)
-			for i := range axes {
-				axes[i] = i + 1
-			}
-			peak = ReduceAndKeep(Abs(grad), ReduceMax, axes...)
-		}
-		stuck := BroadcastToDims(Equal(peak, ZerosLike(peak)), x.Shape().Dimensions...)
-		return Where(stuck, Where(down, zeros, v), grad)
-	})
-	// y with t's gradient: t − t is 0, and y's own gradient is stopped.
-	return Add(StopGradient(y), Sub(t, StopGradient(t)))
+		peak = ReduceAndKeep(Abs(grad), ReduceMax, axes...)
+	}
+	stuck := BroadcastToDims(Equal(peak, ZerosLike(peak)), y.Shape().Dimensions...)
+	return Where(stuck, Where(down, zero, v), grad)
 }
 
 // GlobalAvg averages x [B,H,W,C] over H and W, returning [B,C].

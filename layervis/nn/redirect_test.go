@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -14,10 +15,10 @@ import (
 	"github.com/layervis/layervis/layervis/internal/pyref"
 )
 
-// TestRedirectReLUs checks ReLU and ReLU6 in a graph marked by
-// RedirectReLUs against lucid's redirected gradient written in PyTorch,
-// and the same functions in an unmarked graph against PyTorch's true
-// gradient, on a batch of four images: one with live units, one all
+// TestRedirectReLUs checks ReLU and ReLU6, in both forms (activationForm),
+// in a graph marked by RedirectReLUs against lucid's redirected gradient
+// written in PyTorch, and the same functions in an unmarked graph against
+// PyTorch's true gradient, on a batch of four images: one with live units, one all
 // negative, one all above 6 and one mixing both (no live unit for ReLU6).
 func TestRedirectReLUs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
@@ -55,15 +56,16 @@ func TestRedirectReLUs(t *testing.T) {
 	}
 	pyref.JSON(t, []string{"torch"}, filepath.Join("testdata", "conv_ref.py"), "redirect", in, &out)
 	b := backend.MustGet()
-	for i, f := range []func(*Node) *Node{ReLU, ReLU6} {
+	for i, capped := range []bool{false, true} {
 		ref := out.Cases[i]
-		name := [2]string{"ReLU", "ReLU6"}[i]
-		for _, redirected := range []bool{false, true} {
+		for _, c := range []struct{ redirected, xla bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+			redirected := c.redirected
+			name := fmt.Sprintf("%s (XLA's form %v)", [2]string{"ReLU", "ReLU6"}[i], c.xla)
 			exec := MustNewExec(b, func(x, v *Node) (*Node, *Node) {
 				if redirected {
 					RedirectReLUs(x.Graph())
 				}
-				y := f(x)
+				y := activationForm(x, capped, c.xla)
 				return y, Gradient(ReduceAllSum(Mul(y, v)), x)[0]
 			})
 			res := exec.MustExec(tensors.FromFlatDataAndDimensions(x, dims...), tensors.FromFlatDataAndDimensions(v, dims...))
@@ -83,7 +85,7 @@ func TestRedirectReLUs(t *testing.T) {
 		// The redirect must matter here (images 1–3 have no live unit),
 		// and leave image 0 (live units) its true gradient.
 		if slices.Equal(ref.DX, ref.Redirected) || !slices.Equal(ref.DX[:per], ref.Redirected[:per]) {
-			t.Errorf("%s: the test inputs do not exercise the redirect", name)
+			t.Errorf("capped %v: the test inputs do not exercise the redirect", capped)
 		}
 	}
 }
