@@ -660,22 +660,59 @@ func activationForm(x *Node, capped, xla bool) *Node {
 		return y
 	}, func(v *Node) *Node {
 		// y ∈ [0, 6] decides as well as x: y > 0 iff x > 0, y < 6 iff x < 6.
-		var grad *Node
 		if ut, ok := unsignedOf[dt]; ok && !xla {
-			grad = Bitcast(Mul(Bitcast(v, ut), liveMask(y, ut, capped)), dt)
-		} else {
-			live := GreaterThan(y, zero)
-			if capped {
-				live = And(live, LessThan(y, Scalar(g, dt, 6)))
-			}
-			grad = Where(live, v, zero)
+			return maskedGradient(y, v, ut, capped, redirected)
 		}
+		live := GreaterThan(y, zero)
+		if capped {
+			live = And(live, LessThan(y, Scalar(g, dt, 6)))
+		}
+		grad := Where(live, v, zero)
 		if redirected {
 			return redirect(y, v, grad, capped)
 		}
 		return grad
 	})
 	return y
+}
+
+// maskedGradient is the pure-Go backend's gradient of y, a ReLU's (capped:
+// ReLU6's) output, given v = dL/dy, in integer passes on the bits (of
+// dtype ut): v's bits times liveMask, redirected (see RedirectReLUs) if
+// asked. The redirected gradient of a stuck image passes v where y is 0
+// and v's sign bit is set, or y is 6 and it is clear (the −0 gradient of
+// a unit at 6 comes out +0).
+func maskedGradient(y, v *Node, ut dtypes.DType, capped, redirected bool) *Node {
+	bv := Bitcast(v, ut)
+	live := liveMask(y, ut, capped)
+	gb := Mul(bv, live)
+	grad := Bitcast(gb, v.DType())
+	if !redirected {
+		return grad
+	}
+	size := ut.Bits()
+	pass := BitwiseShiftRightLogicalScalar(bv, size-1) // v ≤ 0
+	if capped {
+		// Where y is 0 or 6, bit size−2 of y's bits is set only for 6.
+		pass = BitwiseXor(pass, BitwiseShiftRightLogicalScalar(Bitcast(y, ut), size-2))
+	}
+	red := Bitcast(Mul(bv, Max(live, pass)), v.DType())
+	// An image is stuck when its gradient is ±0 everywhere: the sum of its
+	// magnitudes' bits, as floats (a product's adds, not a slow per-element
+	// reduction), is 0.
+	sign := Scalar(y.Graph(), ut, uint64(1)<<(size-1)) // exact as a float64, unlike 1<<63 − 1
+	mag := ConvertDType(BitwiseAnd(gb, BitwiseNot(sign)), v.DType())
+	b := 1
+	if y.Rank() > 1 {
+		b = y.Shape().Dim(0)
+	}
+	n := y.Shape().Size() / b
+	sum := Dot(Reshape(mag, b, n), after(Ones(y.Graph(), shapes.Make(v.DType(), n)), mag)).Product()
+	stuck := Equal(sum, ZerosLike(sum))
+	if y.Rank() <= 1 {
+		stuck = Reshape(stuck)
+	}
+	return Where(stuck, red, grad)
 }
 
 // unsignedOf maps the float dtypes whose bits liveMask reads to the
@@ -718,7 +755,7 @@ func RedirectReLUs(g *Graph) { g.AttachState(redirectKey{}, true) }
 
 func redirecting(g *Graph) bool { return g.State(redirectKey{}) != nil }
 
-// redirect returns the redirected gradient (see RedirectReLUs) of y, a
+// redirect returns XLA's form of the redirected gradient (see RedirectReLUs) of y, a
 // ReLU's (capped: ReLU6's) output, given v = dL/dy and grad, the true
 // gradient. x ≤ 0 where y is 0 and x ≥ 6 where y is 6.
 func redirect(y, v, grad *Node, capped bool) *Node {
