@@ -552,18 +552,7 @@ func (p Pool2D) Max(form Form, x *Node) *Node {
 		}
 		return out
 	}, func(v *Node) *Node {
-		// Each window's gradient goes to the first tap holding its maximum,
-		// as in PyTorch: left is what no earlier tap took.
-		zero := ScalarZero(v.Graph(), v.DType())
-		grads := make([]*Node, len(cols))
-		left := v
-		for t, c := range cols {
-			hit := Equal(c, out)
-			grads[t] = Where(hit, left, zero)
-			if t < len(cols)-1 {
-				left = Where(hit, zero, left)
-			}
-		}
+		grads := firstMaxGrads(cols, out, v, !backend.IsGo(v.Graph().Backend()))
 		return untap(v.Graph(), func(t int, rows, cols [2]int) *Node {
 			g := grads[t]
 			if rows != [2]int{0, g.Shape().Dim(1)} || cols != [2]int{0, g.Shape().Dim(2)} {
@@ -572,6 +561,46 @@ func (p Pool2D) Max(form Form, x *Node) *Node {
 			return g
 		}, x.Shape(), k, s, [2]int{1, 1}, pad)
 	})
+}
+
+// firstMaxGrads returns each tap's share of v, the gradient of the max
+// of the taps cols (out): each window's gradient goes to the first tap
+// holding its maximum, as in PyTorch. XLA's form (selects, which it fuses):
+// left is what no earlier tap took. The pure-Go backend runs a select as a
+// branchy loop, so in its form the taps' 0/1 hits (a bool's bytes) are
+// chained in uint8 products, and a tap's share is v's bits times its own.
+func firstMaxGrads(cols []*Node, out, v *Node, xla bool) []*Node {
+	grads := make([]*Node, len(cols))
+	ut, ok := unsignedOf[v.DType()]
+	if !ok || xla {
+		zero := ScalarZero(v.Graph(), v.DType())
+		left := v
+		for t, c := range cols {
+			hit := Equal(c, out)
+			grads[t] = Where(hit, left, zero)
+			if t < len(cols)-1 {
+				left = Where(hit, zero, left)
+			}
+		}
+		return grads
+	}
+	bv := Bitcast(v, ut)
+	var open *Node // uint8 1 where no earlier tap held the maximum
+	for t, c := range cols {
+		first := Bitcast(Equal(c, out), dtypes.Uint8)
+		if t > 0 {
+			first = Mul(first, open)
+		}
+		if t < len(cols)-1 {
+			if t == 0 {
+				open = Sub(Scalar(v.Graph(), dtypes.Uint8, 1), first)
+			} else {
+				open = Sub(open, first)
+			}
+		}
+		grads[t] = Bitcast(Mul(bv, ConvertDType(first, ut)), v.DType())
+	}
+	return grads
 }
 
 // Avg builds average pooling of x [B,H,W,C]. It is always written as strided

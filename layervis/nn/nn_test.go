@@ -340,6 +340,50 @@ func TestMaxPoolGradientTies(t *testing.T) {
 	}
 }
 
+// TestFirstMaxGradsFormsAgree checks the max-pool gradient's pure-Go form
+// (uint8 chains, bits products) bit for bit against XLA's (selects) on taps
+// that tie often, with gradients of both signs, ±0 and ±Inf.
+func TestFirstMaxGradsFormsAgree(t *testing.T) {
+	b := backend.MustGet()
+	rng := rand.New(rand.NewPCG(9, 10))
+	const taps, n = 5, 64
+	specials := []float64{math.Copysign(0, -1), 0, math.Inf(1), math.Inf(-1)}
+	for _, dt := range []dtypes.DType{dtypes.Float32, dtypes.Float64} {
+		cols := make([]float64, taps*n)
+		for i := range cols {
+			cols[i] = float64(rng.IntN(3)) // ties in most windows
+		}
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = rng.NormFloat64()
+			if i < len(specials) {
+				v[i] = specials[i]
+			}
+		}
+		var got [2][]float64
+		for f, xla := range []bool{false, true} {
+			exec := MustNewExec(b, func(c, v *Node) *Node {
+				c = Reshape(c, taps, n)
+				cols := make([]*Node, taps)
+				out := Reshape(Slice(c, AxisElem(0)), n)
+				for i := range cols {
+					cols[i] = Reshape(Slice(c, AxisElem(i)), n)
+					out = Max(out, cols[i])
+				}
+				return Reshape(Stack(firstMaxGrads(cols, out, v, xla), 0), taps*n)
+			})
+			res := exec.MustExec(tensors.MustFromAnyValue(castTo(cols, dt)), tensors.MustFromAnyValue(castTo(v, dt)))
+			got[f] = float64sOf(res[0])
+			exec.Finalize()
+		}
+		for i := range got[0] {
+			if math.Float64bits(got[0][i]) != math.Float64bits(got[1][i]) {
+				t.Fatalf("%s: tap %d, window %d: pure-Go form %g, XLA's %g", dt, i/n, i%n, got[0][i], got[1][i])
+			}
+		}
+	}
+}
+
 func TestPoolOutputSizes(t *testing.T) {
 	// PyTorch: MaxPool2d(3, 2, ceil_mode=True) on 9 → 4, on 8 → 4 (last window
 	// starts at 6, inside the input); with padding 1 on 112 → 56.
