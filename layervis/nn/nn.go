@@ -361,12 +361,17 @@ func (c Conv2D) inputGrad(v, w, kernel *Node, xShape shapes.Shape, stride, dil [
 // but computed from x's first element, so that what it is added to depends
 // on x for autodiff.
 func zeroOf(x *Node) *Node {
+	e := firstElem(x)
+	return Where(GreaterThan(e, e), e, ScalarZero(x.Graph(), x.DType()))
+}
+
+// firstElem returns x's first element as a scalar.
+func firstElem(x *Node) *Node {
 	first := make([]SliceAxisSpec, x.Rank())
 	for i := range first {
 		first[i] = AxisElem(0)
 	}
-	e := Reshape(Slice(x, first...))
-	return Where(GreaterThan(e, e), e, ScalarZero(x.Graph(), x.DType()))
+	return Reshape(Slice(x, first...))
 }
 
 // col2im is the adjoint of taps followed by concatenation: it adds each
@@ -587,8 +592,13 @@ func firstMaxGrads(cols []*Node, out, v *Node, xla bool) []*Node {
 	bv := Bitcast(v, ut)
 	var open *Node // uint8 1 where no earlier tap held the maximum
 	for t, c := range cols {
+		// The hits are computed, and held (a byte per element), as the
+		// taps are; the chain waits for v (after), or the backend would run
+		// it, and hold the 4-byte shares, in the forward pass.
 		first := Bitcast(Equal(c, out), dtypes.Uint8)
-		if t > 0 {
+		if t == 0 {
+			first = after(first, v)
+		} else {
 			first = Mul(first, open)
 		}
 		if t < len(cols)-1 {
@@ -652,9 +662,9 @@ func ReLU6(x *Node) *Node { return activation(x, true) }
 // on a ReLU's mask), so there the value is a Max (and Min) with a scalar
 // (one branch-free pass each; Go's max gives +0 for −0 and NaN for NaN, as
 // PyTorch's relu) and the gradient is set by hand: the incoming gradient's
-// bits times a 0/1 mask made from the output's bits (see liveMask), two
-// branch-free integer passes and the bitcasts' copies. Redirected graphs
-// take the hand-set gradient in both forms.
+// bits times a 0/1 mask (x > 0 as a bool's bytes, kept from the forward
+// pass; 0 at NaN), in branch-free integer passes and the bitcasts' copies.
+// Redirected graphs take the hand-set gradient in both forms.
 func activation(x *Node, capped bool) *Node {
 	return activationForm(x, capped, !backend.IsGo(x.Graph().Backend()))
 }
@@ -677,20 +687,39 @@ func activationForm(x *Node, capped, xla bool) *Node {
 	if xla && !redirected {
 		return selects(x)
 	}
-	var y *Node
+	ut, bits := unsignedOf[dt]
+	bits = bits && !xla
+	var y, live *Node
 	y = withGradient(x, func(x *Node) *Node {
 		if xla {
 			return selects(x)
 		}
-		y := Max(x, zero)
+		lo := zero
+		if bits && !redirected {
+			// Kept for the backward pass: 1 byte per element, not y's 4.
+			// y's zero is read from it, so that a graph without gradients
+			// has no unused node.
+			live = GreaterThan(x, zero)
+			if capped {
+				live = And(live, LessThan(x, Scalar(g, dt, 6)))
+			}
+			lo = Where(firstElem(live), zero, zero)
+		}
+		y := Max(x, lo)
 		if capped {
 			y = Min(y, Scalar(g, dt, 6))
 		}
 		return y
 	}, func(v *Node) *Node {
 		// y ∈ [0, 6] decides as well as x: y > 0 iff x > 0, y < 6 iff x < 6.
-		if ut, ok := unsignedOf[dt]; ok && !xla {
-			return maskedGradient(y, v, ut, capped, redirected)
+		if live != nil {
+			// The mask's conversion waits for v (after), or the backend
+			// would run it, and hold 4 bytes per element, as y is computed.
+			mask := ConvertDType(after(Bitcast(live, dtypes.Uint8), v), ut)
+			return Bitcast(Mul(Bitcast(v, ut), mask), dt)
+		}
+		if bits {
+			return redirectedBits(y, v, ut, capped)
 		}
 		live := GreaterThan(y, zero)
 		if capped {
@@ -705,20 +734,17 @@ func activationForm(x *Node, capped, xla bool) *Node {
 	return y
 }
 
-// maskedGradient is the pure-Go backend's gradient of y, a ReLU's (capped:
-// ReLU6's) output, given v = dL/dy, in integer passes on the bits (of
-// dtype ut): v's bits times liveMask, redirected (see RedirectReLUs) if
-// asked. The redirected gradient of a stuck image passes v where y is 0
-// and v's sign bit is set, or y is 6 and it is clear (the −0 gradient of
-// a unit at 6 comes out +0).
-func maskedGradient(y, v *Node, ut dtypes.DType, capped, redirected bool) *Node {
+// redirectedBits is the pure-Go backend's redirected gradient (see
+// RedirectReLUs) of y, a ReLU's (capped: ReLU6's) output, given v = dL/dy,
+// in integer passes on the bits (of dtype ut): the true gradient is v's
+// bits times liveMask; a stuck image passes v where y is 0 and v's sign
+// bit is set, or y is 6 and it is clear (the −0 gradient of a unit at 6
+// comes out +0).
+func redirectedBits(y, v *Node, ut dtypes.DType, capped bool) *Node {
 	bv := Bitcast(v, ut)
 	live := liveMask(y, ut, capped)
 	gb := Mul(bv, live)
 	grad := Bitcast(gb, v.DType())
-	if !redirected {
-		return grad
-	}
 	size := ut.Bits()
 	pass := BitwiseShiftRightLogicalScalar(bv, size-1) // v ≤ 0
 	if capped {
@@ -784,9 +810,9 @@ func RedirectReLUs(g *Graph) { g.AttachState(redirectKey{}, true) }
 
 func redirecting(g *Graph) bool { return g.State(redirectKey{}) != nil }
 
-// redirect returns XLA's form of the redirected gradient (see RedirectReLUs) of y, a
-// ReLU's (capped: ReLU6's) output, given v = dL/dy and grad, the true
-// gradient. x ≤ 0 where y is 0 and x ≥ 6 where y is 6.
+// redirect returns XLA's form of the redirected gradient (see
+// RedirectReLUs) of y, a ReLU's (capped: ReLU6's) output, given v = dL/dy
+// and grad, the true gradient. x ≤ 0 where y is 0 and x ≥ 6 where y is 6.
 func redirect(y, v, grad *Node, capped bool) *Node {
 	zero := ScalarZero(y.Graph(), y.DType())
 	down := And(Equal(y, zero), GreaterThan(v, zero)) // descent would lower x further
@@ -845,7 +871,7 @@ func after(v, x *Node) *Node {
 	if !backend.IsGo(x.Graph().Backend()) {
 		return v
 	}
-	return Add(v, StopGradient(zeroOf(x)))
+	return Add(v, StopGradient(ConvertDType(zeroOf(x), v.DType())))
 }
 
 // repeatRows returns n copies of x [r, c] stacked into [n·r, c], with one

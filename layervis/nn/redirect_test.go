@@ -19,8 +19,9 @@ import (
 // TestRedirectReLUs checks ReLU and ReLU6, in both forms (activationForm),
 // in a graph marked by RedirectReLUs against lucid's redirected gradient
 // written in PyTorch, and the same functions in an unmarked graph against
-// PyTorch's true gradient, on a batch of four images: one with live units, one all
-// negative, one all above 6 and one mixing both (no live unit for ReLU6).
+// PyTorch's true gradient, on a batch of four images: one with live units,
+// one all negative, one all above 6 and one mixing both (no live unit for
+// ReLU6).
 func TestRedirectReLUs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
 	dims := []int{4, 2, 3, 3}
