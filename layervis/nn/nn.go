@@ -721,11 +721,11 @@ func activationForm(x *Node, capped, xla bool) *Node {
 		if bits {
 			return redirectedBits(y, v, ut, capped)
 		}
-		live := GreaterThan(y, zero)
+		in := GreaterThan(y, zero)
 		if capped {
-			live = And(live, LessThan(y, Scalar(g, dt, 6)))
+			in = And(in, LessThan(y, Scalar(g, dt, 6)))
 		}
-		grad := Where(live, v, zero)
+		grad := Where(in, v, zero)
 		if redirected {
 			return redirect(y, v, grad, capped)
 		}
