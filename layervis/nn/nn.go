@@ -647,15 +647,22 @@ func concatRows(parts ...*Node) *Node {
 // dL/dy before x's reads it. (On the pure-Go backend an identity copies its
 // input unless it is the input's last use; these two are.)
 func withInputGradient(x *Node, f func(x *Node) *Node, b *Node, grad func(v *Node) *Node) *Node {
+	return withGradient(x, func(x *Node) *Node {
+		y := f(x)
+		if b == nil {
+			return Add(y, zeroOf(x))
+		}
+		return Add(y, channelwise(Add(b, zeroOf(x)), y))
+	}, grad)
+}
+
+// withGradient is withInputGradient for an f whose result autodiff can
+// trace back to its argument: it adds no zero. Autodiff's own gradient of
+// f is built but never run (the backend skips nodes no output needs).
+func withGradient(x *Node, f func(x *Node) *Node, grad func(v *Node) *Node) *Node {
 	var v *Node
 	held := IdentityWithCustomGradient(x, func(_, _ *Node) *Node { return grad(v) })
-	y := f(held)
-	if b == nil {
-		y = Add(y, zeroOf(held))
-	} else {
-		y = Add(y, channelwise(Add(b, zeroOf(held)), y))
-	}
-	return IdentityWithCustomGradient(y, func(_, g *Node) *Node {
+	return IdentityWithCustomGradient(f(held), func(_, g *Node) *Node {
 		v = g
 		return g
 	})
@@ -694,12 +701,17 @@ func (c Conv2D) inputGrad(v, w *Node, k [2]int, xShape shapes.Shape, stride, dil
 // but computed from x's first element, so that what it is added to depends
 // on x for autodiff.
 func zeroOf(x *Node) *Node {
+	e := firstElem(x)
+	return Where(GreaterThan(e, e), e, ScalarZero(x.Graph(), x.DType()))
+}
+
+// firstElem returns x's first element as a scalar.
+func firstElem(x *Node) *Node {
 	first := make([]SliceAxisSpec, x.Rank())
 	for i := range first {
 		first[i] = AxisElem(0)
 	}
-	e := Reshape(Slice(x, first...))
-	return Where(GreaterThan(e, e), e, ScalarZero(x.Graph(), x.DType()))
+	return Reshape(Slice(x, first...))
 }
 
 // col2im is the adjoint of taps followed by concatenation: it adds each
@@ -886,18 +898,7 @@ func (p Pool2D) Max(form Form, x *Node) *Node {
 		}
 		return out
 	}, nil, func(v *Node) *Node {
-		// Each window's gradient goes to the first tap holding its maximum,
-		// as in PyTorch: left is what no earlier tap took.
-		zero := ScalarZero(v.Graph(), v.DType())
-		grads := make([]*Node, len(cols))
-		left := v
-		for t, c := range cols {
-			hit := Equal(c, out)
-			grads[t] = Where(hit, left, zero)
-			if t < len(cols)-1 {
-				left = Where(hit, zero, left)
-			}
-		}
+		grads := firstMaxGrads(cols, out, v, !backend.IsGo(v.Graph().Backend()))
 		return untap(v.Graph(), func(t int, rows, cols [2]int) *Node {
 			g := grads[t]
 			if rows != [2]int{0, g.Shape().Dim(1)} || cols != [2]int{0, g.Shape().Dim(2)} {
@@ -906,6 +907,51 @@ func (p Pool2D) Max(form Form, x *Node) *Node {
 			return g
 		}, x.Shape(), k, s, [2]int{1, 1}, pad)
 	})
+}
+
+// firstMaxGrads returns each tap's share of v, the gradient of the max
+// of the taps cols (out): each window's gradient goes to the first tap
+// holding its maximum, as in PyTorch. XLA's form (selects, which it fuses):
+// left is what no earlier tap took. The pure-Go backend runs a select as a
+// branchy loop, so in its form the taps' 0/1 hits (a bool's bytes) are
+// chained in uint8 products, and a tap's share is v's bits times its own.
+func firstMaxGrads(cols []*Node, out, v *Node, xla bool) []*Node {
+	grads := make([]*Node, len(cols))
+	ut, ok := unsignedOf[v.DType()]
+	if !ok || xla {
+		zero := ScalarZero(v.Graph(), v.DType())
+		left := v
+		for t, c := range cols {
+			hit := Equal(c, out)
+			grads[t] = Where(hit, left, zero)
+			if t < len(cols)-1 {
+				left = Where(hit, zero, left)
+			}
+		}
+		return grads
+	}
+	bv := Bitcast(v, ut)
+	var open *Node // uint8 1 where no earlier tap held the maximum
+	for t, c := range cols {
+		// The hits are computed, and held (a byte per element), as the
+		// taps are; the chain waits for v (after), or the backend would run
+		// it, and hold the 4-byte shares, in the forward pass.
+		first := Bitcast(Equal(c, out), dtypes.Uint8)
+		if t == 0 {
+			first = after(first, v)
+		} else {
+			first = Mul(first, open)
+		}
+		if t < len(cols)-1 {
+			if t == 0 {
+				open = Sub(Scalar(v.Graph(), dtypes.Uint8, 1), first)
+			} else {
+				open = Sub(open, first)
+			}
+		}
+		grads[t] = Bitcast(Mul(bv, ConvertDType(first, ut)), v.DType())
+	}
+	return grads
 }
 
 // Avg builds average pooling of x [B,H,W,C]. It is always written as strided
@@ -940,34 +986,147 @@ func (p Pool2D) Avg(x *Node) *Node {
 
 // ReLU returns max(x, 0) with PyTorch's gradient: 1 where x > 0 and 0
 // elsewhere, including at x == 0 (graph.Max would pass the gradient at ties).
-// Its backward pass is a single select, cheaper than Max's.
 //
 // In a graph marked by [RedirectReLUs] its gradient is redirected instead.
-func ReLU(x *Node) *Node {
-	y := relu(x)
-	if redirecting(x.Graph()) {
-		return redirect(x, y, false)
-	}
-	return y
-}
-
-func relu(x *Node) *Node {
-	zeros := BroadcastLike(after(ScalarZero(x.Graph(), x.DType()), x), x)
-	return Where(GreaterThan(x, zeros), x, zeros)
-}
+func ReLU(x *Node) *Node { return activation(x, false) }
 
 // ReLU6 returns min(max(x, 0), 6) with TensorFlow's gradient: 1 where
 // 0 < x < 6, else 0.
 //
 // In a graph marked by [RedirectReLUs] its gradient is redirected instead.
-func ReLU6(x *Node) *Node {
-	r := relu(x)
-	six := AddScalar(ZerosLike(r), 6)
-	y := Where(LessThan(r, six), r, six)
-	if redirecting(x.Graph()) {
-		return redirect(x, y, true)
+func ReLU6(x *Node) *Node { return activation(x, true) }
+
+// activation returns the ReLU (capped: ReLU6) of x.
+//
+// XLA gets selects, which it fuses, and autodiff's gradient of them. The
+// pure-Go backend runs a select as a branchy loop (about 2 ns per element
+// on a ReLU's mask), so there the value is a Max (and Min) with a scalar
+// (one branch-free pass each; Go's max gives +0 for −0 and NaN for NaN, as
+// PyTorch's relu) and the gradient is set by hand: the incoming gradient's
+// bits times a 0/1 mask (x > 0 as a bool's bytes, kept from the forward
+// pass; 0 at NaN), in branch-free integer passes and the bitcasts' copies.
+// Redirected graphs take the hand-set gradient in both forms.
+func activation(x *Node, capped bool) *Node {
+	return activationForm(x, capped, !backend.IsGo(x.Graph().Backend()))
+}
+
+// activationForm is activation in XLA's form (selects) or the pure-Go
+// backend's; either runs on any backend.
+func activationForm(x *Node, capped, xla bool) *Node {
+	g, dt := x.Graph(), x.DType()
+	zero := ScalarZero(g, dt)
+	selects := func(x *Node) *Node {
+		zeros := BroadcastLike(zero, x)
+		y := Where(GreaterThan(x, zeros), x, zeros)
+		if capped {
+			sixes := AddScalar(ZerosLike(y), 6)
+			y = Where(LessThan(y, sixes), y, sixes)
+		}
+		return y
 	}
+	redirected := redirecting(g)
+	if xla && !redirected {
+		return selects(x)
+	}
+	ut, bits := unsignedOf[dt]
+	bits = bits && !xla
+	var y, live *Node
+	y = withGradient(x, func(x *Node) *Node {
+		if xla {
+			return selects(x)
+		}
+		lo := zero
+		if bits && !redirected {
+			// Kept for the backward pass: 1 byte per element, not y's 4.
+			// y's zero is read from it, so that a graph without gradients
+			// has no unused node.
+			live = GreaterThan(x, zero)
+			if capped {
+				live = And(live, LessThan(x, Scalar(g, dt, 6)))
+			}
+			lo = Where(firstElem(live), zero, zero)
+		}
+		y := Max(x, lo)
+		if capped {
+			y = Min(y, Scalar(g, dt, 6))
+		}
+		return y
+	}, func(v *Node) *Node {
+		// y ∈ [0, 6] decides as well as x: y > 0 iff x > 0, y < 6 iff x < 6.
+		if live != nil {
+			// The mask's conversion waits for v (after), or the backend
+			// would run it, and hold 4 bytes per element, as y is computed.
+			mask := ConvertDType(after(Bitcast(live, dtypes.Uint8), v), ut)
+			return Bitcast(Mul(Bitcast(v, ut), mask), dt)
+		}
+		if bits {
+			return redirectedBits(y, v, ut, capped)
+		}
+		in := GreaterThan(y, zero)
+		if capped {
+			in = And(in, LessThan(y, Scalar(g, dt, 6)))
+		}
+		grad := Where(in, v, zero)
+		if redirected {
+			return redirect(y, v, grad, capped)
+		}
+		return grad
+	})
 	return y
+}
+
+// redirectedBits is the pure-Go backend's redirected gradient (see
+// RedirectReLUs) of y, a ReLU's (capped: ReLU6's) output, given v = dL/dy,
+// in integer passes on the bits (of dtype ut): the true gradient is v's
+// bits times liveMask; a stuck image passes v where y is 0 and v's sign
+// bit is set, or y is 6 and it is clear (the −0 gradient of a unit at 6
+// comes out +0).
+func redirectedBits(y, v *Node, ut dtypes.DType, capped bool) *Node {
+	bv := Bitcast(v, ut)
+	live := liveMask(y, ut, capped)
+	gb := Mul(bv, live)
+	grad := Bitcast(gb, v.DType())
+	size := ut.Bits()
+	pass := BitwiseShiftRightLogicalScalar(bv, size-1) // v ≤ 0
+	if capped {
+		// Where y is 0 or 6, bit size−2 of y's bits is set only for 6.
+		pass = BitwiseXor(pass, BitwiseShiftRightLogicalScalar(Bitcast(y, ut), size-2))
+	}
+	red := Bitcast(Mul(bv, Max(live, pass)), v.DType())
+	// An image is stuck when its gradient is ±0 everywhere: the sum of its
+	// magnitudes' bits, as floats (a product's adds, not a slow per-element
+	// reduction), is 0.
+	sign := Scalar(y.Graph(), ut, uint64(1)<<(size-1)) // exact as a float64, unlike 1<<63 − 1
+	mag := ConvertDType(BitwiseAnd(gb, BitwiseNot(sign)), v.DType())
+	b := 1
+	if y.Rank() > 1 {
+		b = y.Shape().Dim(0)
+	}
+	n := y.Shape().Size() / b
+	sum := Dot(Reshape(mag, b, n), after(Ones(y.Graph(), shapes.Make(v.DType(), n)), mag)).Product()
+	stuck := Equal(sum, ZerosLike(sum))
+	if y.Rank() <= 1 {
+		stuck = Reshape(stuck)
+	}
+	return Where(stuck, red, grad)
+}
+
+// unsignedOf maps the float dtypes whose bits liveMask reads to the
+// unsigned integer of their size.
+var unsignedOf = map[dtypes.DType]dtypes.DType{dtypes.Float32: dtypes.Uint32, dtypes.Float64: dtypes.Uint64}
+
+// liveMask returns, for the output y of a ReLU (capped: ReLU6), an integer
+// of dtype ut (y's size) that is 1 where the unit passes its gradient
+// (0 < y, and y < 6 if capped) and 0 elsewhere, from y's bits: +0 is the
+// only y ≤ 0 (its bits are 0) and 6 the only y ≥ 6, so
+// min(bits, bits XOR bits(6), 1) is the mask. (A NaN passes its gradient,
+// as in PyTorch.)
+func liveMask(y *Node, ut dtypes.DType, capped bool) *Node {
+	bits := Bitcast(y, ut)
+	if capped {
+		bits = Min(bits, BitwiseXor(bits, Bitcast(Scalar(y.Graph(), y.DType(), 6), ut)))
+	}
+	return MinScalar(bits, 1)
 }
 
 // redirectKey is the graph state set by RedirectReLUs.
@@ -992,32 +1151,25 @@ func RedirectReLUs(g *Graph) { g.AttachState(redirectKey{}, true) }
 
 func redirecting(g *Graph) bool { return g.State(redirectKey{}) != nil }
 
-// redirect returns y, the ReLU (capped: ReLU6) of x, with the redirected
-// gradient w.r.t. x (see RedirectReLUs).
-func redirect(x, y *Node, capped bool) *Node {
-	t := IdentityWithCustomGradient(x, func(x, v *Node) *Node {
-		zeros := ZerosLike(v)
-		live := GreaterThan(x, zeros)
-		down := And(LessOrEqual(x, zeros), GreaterThan(v, zeros)) // descent would lower x further
-		if capped {
-			six := AddScalar(zeros, 6)
-			live = And(live, LessThan(x, six))
-			down = Or(down, And(GreaterOrEqual(x, six), LessThan(v, zeros)))
+// redirect returns XLA's form of the redirected gradient (see
+// RedirectReLUs) of y, a ReLU's (capped: ReLU6's) output, given v = dL/dy
+// and grad, the true gradient. x ≤ 0 where y is 0 and x ≥ 6 where y is 6.
+func redirect(y, v, grad *Node, capped bool) *Node {
+	zero := ScalarZero(y.Graph(), y.DType())
+	down := And(Equal(y, zero), GreaterThan(v, zero)) // descent would lower x further
+	if capped {
+		down = Or(down, And(Equal(y, Scalar(y.Graph(), y.DType(), 6)), LessThan(v, zero)))
+	}
+	peak := ReduceAllMax(Abs(grad))
+	if y.Rank() > 1 {
+		axes := make([]int, y.Rank()-1)
+		for i := range axes {
+			axes[i] = i + 1
 		}
-		grad := Where(live, v, zeros)
-		peak := ReduceAllMax(Abs(grad))
-		if x.Rank() > 1 {
-			axes := make([]int, x.Rank()-1)
-			for i := range axes {
-				axes[i] = i + 1
-			}
-			peak = ReduceAndKeep(Abs(grad), ReduceMax, axes...)
-		}
-		stuck := BroadcastToDims(Equal(peak, ZerosLike(peak)), x.Shape().Dimensions...)
-		return Where(stuck, Where(down, zeros, v), grad)
-	})
-	// y with t's gradient: t − t is 0, and y's own gradient is stopped.
-	return Add(StopGradient(y), Sub(t, StopGradient(t)))
+		peak = ReduceAndKeep(Abs(grad), ReduceMax, axes...)
+	}
+	stuck := BroadcastToDims(Equal(peak, ZerosLike(peak)), y.Shape().Dimensions...)
+	return Where(stuck, Where(down, zero, v), grad)
 }
 
 // GlobalAvg averages x [B,H,W,C] over H and W, returning [B,C].
@@ -1060,7 +1212,7 @@ func after(v, x *Node) *Node {
 	if !backend.IsGo(x.Graph().Backend()) {
 		return v
 	}
-	return Add(v, StopGradient(zeroOf(x)))
+	return Add(v, StopGradient(ConvertDType(zeroOf(x), v.DType())))
 }
 
 // repeatRows returns n copies of x [r, c] stacked into [n·r, c], with one

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"testing"
 
 	"github.com/gomlx/compute"
@@ -345,6 +344,50 @@ func TestMaxPoolGradientTies(t *testing.T) {
 	}
 }
 
+// TestFirstMaxGradsFormsAgree checks the max-pool gradient's pure-Go form
+// (uint8 chains, bits products) bit for bit against XLA's (selects) on taps
+// that tie often, with gradients of both signs, ±0 and ±Inf.
+func TestFirstMaxGradsFormsAgree(t *testing.T) {
+	b := backend.MustGet()
+	rng := rand.New(rand.NewPCG(9, 10))
+	const taps, n = 5, 64
+	specials := []float64{math.Copysign(0, -1), 0, math.Inf(1), math.Inf(-1)}
+	for _, dt := range []dtypes.DType{dtypes.Float32, dtypes.Float64} {
+		cols := make([]float64, taps*n)
+		for i := range cols {
+			cols[i] = float64(rng.IntN(3)) // ties in most windows
+		}
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = rng.NormFloat64()
+			if i < len(specials) {
+				v[i] = specials[i]
+			}
+		}
+		var got [2][]float64
+		for f, xla := range []bool{false, true} {
+			exec := MustNewExec(b, func(c, v *Node) *Node {
+				c = Reshape(c, taps, n)
+				cols := make([]*Node, taps)
+				out := Reshape(Slice(c, AxisElem(0)), n)
+				for i := range cols {
+					cols[i] = Reshape(Slice(c, AxisElem(i)), n)
+					out = Max(out, cols[i])
+				}
+				return Reshape(Stack(firstMaxGrads(cols, out, v, xla), 0), taps*n)
+			})
+			res := exec.MustExec(tensors.MustFromAnyValue(castTo(cols, dt)), tensors.MustFromAnyValue(castTo(v, dt)))
+			got[f] = float64sOf(res[0])
+			exec.Finalize()
+		}
+		for i := range got[0] {
+			if math.Float64bits(got[0][i]) != math.Float64bits(got[1][i]) {
+				t.Fatalf("%s: tap %d, window %d: pure-Go form %g, XLA's %g", dt, i/n, i%n, got[0][i], got[1][i])
+			}
+		}
+	}
+}
+
 func TestPoolOutputSizes(t *testing.T) {
 	// PyTorch: MaxPool2d(3, 2, ceil_mode=True) on 9 → 4, on 8 → 4 (last window
 	// starts at 6, inside the input); with padding 1 on 112 → 56.
@@ -396,23 +439,6 @@ func TestSamePad(t *testing.T) {
 	}
 }
 
-func TestReLUGradientAtZero(t *testing.T) {
-	b := backend.MustGet()
-	exec := MustNewExec(b, func(x *Node) (*Node, *Node) {
-		y := ReLU(x)
-		return y, Gradient(ReduceAllSum(y), x)[0]
-	})
-	x := tensors.FromFlatDataAndDimensions([]float32{-1, 0, 2}, 3)
-	res := exec.MustExec(x)
-	y, g := tensors.MustCopyFlatData[float32](res[0]), tensors.MustCopyFlatData[float32](res[1])
-	if y[0] != 0 || y[1] != 0 || y[2] != 2 {
-		t.Errorf("ReLU(-1,0,2) = %v", y)
-	}
-	if g[0] != 0 || g[1] != 0 || g[2] != 1 {
-		t.Errorf("ReLU gradient at (-1,0,2) = %v, want PyTorch's (0,0,1)", g)
-	}
-}
-
 func TestOutSize(t *testing.T) {
 	for _, tc := range []struct{ n, k, s, d, out int }{
 		{224, 7, 2, 1, 109}, {1, 2, 2, 1, 0}, {1, 2, 1, 1, 0}, {5, 3, 1, 2, 1}, {4, 3, 1, 2, 0},
@@ -455,16 +481,84 @@ func TestRepeatRowsMatchesBroadcast(t *testing.T) {
 	}
 }
 
-func TestReLU6Gradient(t *testing.T) {
-	exec := MustNewExec(backend.MustGet(), func(x *Node) (*Node, *Node) {
-		y := ReLU6(x)
-		return y, Gradient(ReduceAllSum(y), x)[0]
-	})
-	res := exec.MustExec(tensors.FromFlatDataAndDimensions([]float32{-1, 0, 3, 6, 7}, 5))
-	y, g := tensors.MustCopyFlatData[float32](res[0]), tensors.MustCopyFlatData[float32](res[1])
-	if !slices.Equal(y, []float32{0, 0, 3, 6, 6}) || !slices.Equal(g, []float32{0, 0, 1, 0, 0}) {
-		t.Errorf("ReLU6(-1,0,3,6,7) = %v, gradient %v; want (0,0,3,6,6), (0,0,1,0,0)", y, g)
+// TestActivationEdgeValues checks ReLU and ReLU6, value and gradient bit
+// for bit, in both forms (XLA's selects and the pure-Go backend's Max with
+// a hand-set gradient) and in float32 and float64, at the edges: x < 0,
+// −0, +0, the smallest magnitudes, around 6 and the infinities, with
+// incoming gradients of both signs, −0 and infinite ones (a blocked one
+// must come out +0, as PyTorch's select gives). Want: PyTorch's relu
+// (gradient 1 where x > 0), TensorFlow's relu6 (1 where 0 < x < 6).
+func TestActivationEdgeValues(t *testing.T) {
+	b := backend.MustGet()
+	below6 := math.Nextafter32(6, 0)
+	xs := []float64{-3, -1e-45, math.Copysign(0, -1), 0, 1e-45, 0.5, float64(below6), 6,
+		float64(math.Nextafter32(6, 7)), 7, math.Inf(1), math.Inf(-1), -2, 3}
+	vs := []float64{-1.5, 2, -0.25, math.Copysign(0, -1), -4, 1, -3, -2, 5, -7, -0.5, math.Inf(-1), math.Inf(1), -1}
+	for _, capped := range []bool{false, true} {
+		for _, xla := range []bool{true, false} {
+			for _, dt := range []dtypes.DType{dtypes.Float32, dtypes.Float64} {
+				name := fmt.Sprintf("capped=%v/xla=%v/%s", capped, xla, dt)
+				t.Run(name, func(t *testing.T) {
+					exec := MustNewExec(b, func(x, v *Node) (*Node, *Node) {
+						y := activationForm(x, capped, xla)
+						return y, Gradient(ReduceAllSum(Mul(y, v)), x)[0]
+					})
+					defer exec.Finalize()
+					res := exec.MustExec(tensors.MustFromAnyValue(castTo(xs, dt)), tensors.MustFromAnyValue(castTo(vs, dt)))
+					y, g := float64sOf(res[0]), float64sOf(res[1])
+					for i, x := range xs {
+						wantY, wantG := math.Max(x, 0), vs[i]
+						if x <= 0 {
+							wantY, wantG = 0, 0 // +0, also for x = −0
+						}
+						if capped && x >= 6 {
+							wantY, wantG = 6, 0
+						}
+						if dt == dtypes.Float32 {
+							wantY, wantG = float64(float32(wantY)), float64(float32(wantG))
+						}
+						if math.Float64bits(y[i]) != math.Float64bits(wantY) || math.Float64bits(g[i]) != math.Float64bits(wantG) {
+							t.Errorf("x=%g, v=%g: value %g, gradient %g; want %g, %g", x, vs[i], y[i], g[i], wantY, wantG)
+						}
+					}
+				})
+			}
+		}
 	}
+	// NaN, on the pure-Go backend's form: NaN as PyTorch's relu, and the
+	// gradient of x > 0 (0; PyTorch's backward tests NaN ≤ 0 and passes it).
+	exec := MustNewExec(b, func(x, v *Node) (*Node, *Node) {
+		y := activationForm(x, false, false)
+		return y, Gradient(ReduceAllSum(Mul(y, v)), x)[0]
+	})
+	defer exec.Finalize()
+	res := exec.MustExec(tensors.FromValue([]float32{float32(math.NaN())}), tensors.FromValue([]float32{-2}))
+	if y, g := res[0].Value().([]float32), res[1].Value().([]float32); !math.IsNaN(float64(y[0])) || g[0] != 0 {
+		t.Errorf("ReLU(NaN) = %g, gradient %g; want NaN, 0", y[0], g[0])
+	}
+}
+
+func castTo(xs []float64, dt dtypes.DType) any {
+	if dt == dtypes.Float64 {
+		return xs
+	}
+	out := make([]float32, len(xs))
+	for i, x := range xs {
+		out[i] = float32(x)
+	}
+	return out
+}
+
+func float64sOf(t *tensors.Tensor) []float64 {
+	if v, ok := t.Value().([]float64); ok {
+		return v
+	}
+	v := t.Value().([]float32)
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
 }
 
 // TestWeightValuesWaitForActivations checks, on the pure-Go backend, that

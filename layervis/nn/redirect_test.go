@@ -1,12 +1,14 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
 	"github.com/gomlx/gomlx/core/tensors"
 
@@ -14,11 +16,12 @@ import (
 	"github.com/layervis/layervis/layervis/internal/pyref"
 )
 
-// TestRedirectReLUs checks ReLU and ReLU6 in a graph marked by
-// RedirectReLUs against lucid's redirected gradient written in PyTorch,
-// and the same functions in an unmarked graph against PyTorch's true
-// gradient, on a batch of four images: one with live units, one all
-// negative, one all above 6 and one mixing both (no live unit for ReLU6).
+// TestRedirectReLUs checks ReLU and ReLU6, in both forms (activationForm),
+// in a graph marked by RedirectReLUs against lucid's redirected gradient
+// written in PyTorch, and the same functions in an unmarked graph against
+// PyTorch's true gradient, on a batch of four images: one with live units,
+// one all negative, one all above 6 and one mixing both (no live unit for
+// ReLU6).
 func TestRedirectReLUs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
 	dims := []int{4, 2, 3, 3}
@@ -55,15 +58,16 @@ func TestRedirectReLUs(t *testing.T) {
 	}
 	pyref.JSON(t, []string{"torch"}, filepath.Join("testdata", "conv_ref.py"), "redirect", in, &out)
 	b := backend.MustGet()
-	for i, f := range []func(*Node) *Node{ReLU, ReLU6} {
+	for i, capped := range []bool{false, true} {
 		ref := out.Cases[i]
-		name := [2]string{"ReLU", "ReLU6"}[i]
-		for _, redirected := range []bool{false, true} {
+		for _, c := range []struct{ redirected, xla bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+			redirected := c.redirected
+			name := fmt.Sprintf("%s (XLA's form %v)", [2]string{"ReLU", "ReLU6"}[i], c.xla)
 			exec := MustNewExec(b, func(x, v *Node) (*Node, *Node) {
 				if redirected {
 					RedirectReLUs(x.Graph())
 				}
-				y := f(x)
+				y := activationForm(x, capped, c.xla)
 				return y, Gradient(ReduceAllSum(Mul(y, v)), x)[0]
 			})
 			res := exec.MustExec(tensors.FromFlatDataAndDimensions(x, dims...), tensors.FromFlatDataAndDimensions(v, dims...))
@@ -83,7 +87,42 @@ func TestRedirectReLUs(t *testing.T) {
 		// The redirect must matter here (images 1–3 have no live unit),
 		// and leave image 0 (live units) its true gradient.
 		if slices.Equal(ref.DX, ref.Redirected) || !slices.Equal(ref.DX[:per], ref.Redirected[:per]) {
-			t.Errorf("%s: the test inputs do not exercise the redirect", name)
+			t.Errorf("capped %v: the test inputs do not exercise the redirect", capped)
+		}
+	}
+}
+
+// TestRedirectFormsAgree checks the pure-Go backend's redirected gradient
+// (integer passes on the bits) against XLA's (selects) at the edges: units
+// at −0, 0 and 6 (and just inside), gradients of both signs, ±0 and ±Inf,
+// in a stuck image and a live one, and a rank-1 tensor (one image). They
+// differ only in the sign of a zero (−0 == 0).
+func TestRedirectFormsAgree(t *testing.T) {
+	b := backend.MustGet()
+	negZero := math.Copysign(0, -1)
+	below6 := float64(math.Nextafter32(6, 0))
+	// Four images of four values: stuck for both, stuck for ReLU6 only
+	// (units at 6 and above), live for both, stuck for ReLU6 only (mixed).
+	xs := []float64{-2, negZero, 0, -1, 6, 7, 6.5, 8, -3, 1e-45, 3, below6, -1, 8, 0, 6}
+	vs := []float64{1, -1, negZero, math.Inf(-1), 2, -3, negZero, math.Inf(1), -2, 0.5, 1, 2, -0.5, 0.5, 3, -3}
+	for _, capped := range []bool{false, true} {
+		for _, dt := range []dtypes.DType{dtypes.Float32, dtypes.Float64} {
+			for _, dims := range [][]int{{4, 2, 2}, {16}} {
+				var got [2][]float64
+				for i, xla := range []bool{false, true} {
+					exec := MustNewExec(b, func(x, v *Node) *Node {
+						RedirectReLUs(x.Graph())
+						y := activationForm(Reshape(x, dims...), capped, xla)
+						return Gradient(ReduceAllSum(Mul(y, Reshape(v, dims...))), x)[0]
+					})
+					res := exec.MustExec(tensors.MustFromAnyValue(castTo(xs, dt)), tensors.MustFromAnyValue(castTo(vs, dt)))
+					got[i] = float64sOf(res[0])
+					exec.Finalize()
+				}
+				if !slices.Equal(got[0], got[1]) {
+					t.Errorf("capped %v, %s, dims %v: pure-Go form %v, XLA's %v", capped, dt, dims, got[0], got[1])
+				}
+			}
 		}
 	}
 }
