@@ -21,12 +21,16 @@ import (
 // a step to graphPeak's count of the bytes live at once: the backend runs
 // independent ops in parallel, rounds buffers up to pooled sizes and keeps
 // freed ones pooled, and Go's collector lets garbage grow before
-// collecting. Measured (scripts/bench-memory.sh, examples/mindseye; the
-// peaks include the weights and the runtime, the estimates do not):
-// ResNet-152 at 512², 5 images at once, estimate 6.9 GB, peak 7.1 GB;
-// ResNet-50 at 224², 1 and 4 images, estimates 0.33 and 0.73 GB, peaks
-// 0.45 and 0.98 GB.
-const goOverhead = 2.0
+// collecting; graphPeak also counts masks kept at a byte per element,
+// which the backend's pooled buffers round up. Measured with the step's
+// benchmark (MINDSEYE_BENCH=arch,K,size, one micro-batch of K; the peaks
+// include the weights and the runtime, the estimates do not), 2-core
+// machine: ResNet-152 at 512², K = 1 and 3, graphPeak 177 and 531 MB,
+// peaks 0.97 and 2.28 GB (0.65 GB per image, graphPeak 0.18); ResNet-50 at
+// 224², K = 1 and 4, graphPeak 31 and 125 MB, peaks 0.31 and 0.62 GB
+// (0.10 GB per image, graphPeak 0.031). 4 keeps the estimate above what
+// each image adds.
+const goOverhead = 4.0
 
 // memoryModel estimates the step's peak memory for a micro-batch of n
 // images as fixed + n·perImage bytes.
