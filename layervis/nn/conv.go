@@ -112,7 +112,9 @@ func (c Conv2D) kernel(x, w *Node) (k [2]int, cinG, cout int) {
 
 // standard builds the convolution with graph.Convolve. A grouped one gets
 // its input gradient from groupedInputGrad: GoMLX's own splits it into one
-// convolution per group, hundreds for a depthwise layer.
+// convolution per group, hundreds for a depthwise layer. So does one with an
+// even kernel size: GoMLX v0.28.8's gradient of those is wrong (2×2, 3×2)
+// or fails to build (asymmetric padding).
 func (c Conv2D) standard(x, w *Node) *Node {
 	groups := orOne(c.Groups)
 	conv := func(x *Node) *Node {
@@ -127,7 +129,7 @@ func (c Conv2D) standard(x, w *Node) *Node {
 		}
 		return b.Done()
 	}
-	if groups == 1 {
+	if kh, kw := w.Shape().Dim(0), w.Shape().Dim(1); groups == 1 && kh%2 == 1 && kw%2 == 1 {
 		return conv(x)
 	}
 	return withInputGradient(x, func(x *Node) *Node { return conv(StopGradient(x)) },

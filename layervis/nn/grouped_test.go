@@ -34,6 +34,12 @@ var groupedCases = []groupedCase{
 	{"grouped 3x3", 6, 6, 4, 3, 6, Conv2D{Pad: SymmetricPad(1), Groups: 2}},
 	{"grouped 3x3/2 asym pad", 8, 7, 6, 3, 9, Conv2D{Stride: [2]int{2, 1}, Pad: [2][2]int{{0, 2}, {2, 1}}, Groups: 3}},
 	{"grouped 1x1/2", 8, 6, 4, 1, 4, Conv2D{Stride: [2]int{2, 2}, Groups: 2}},
+	// Ungrouped with an even kernel: GoMLX v0.28.8's input gradient of
+	// these is wrong, so the standard form takes the same custom one.
+	{"dense 2x2/2", 8, 8, 3, 2, 4, Conv2D{Stride: [2]int{2, 2}, Groups: 1}},
+	{"dense 4x4/4 patchify", 8, 8, 3, 4, 5, Conv2D{Stride: [2]int{4, 4}, Groups: 1}},
+	{"dense 2x2 asym pad", 7, 6, 2, 2, 3, Conv2D{Pad: [2][2]int{{0, 1}, {1, 0}}, Groups: 1}},
+	{"depthwise 2x2", 6, 6, 3, 2, 3, Conv2D{Groups: 3}},
 }
 
 // groupedRun returns the value of conv in the given form and the gradient
