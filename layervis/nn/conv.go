@@ -64,8 +64,9 @@ func OutSize(n, k, s, d int, pad [2]int) int {
 func (c Conv2D) Apply(form Form, x, w *Node) *Node { return c.ApplyBias(form, x, w, nil) }
 
 // ApplyBias is [Conv2D.Apply] followed by adding the per-channel bias b
-// [Cout] (nil: none). The im2col form of an ungrouped convolution adds it
-// in the same pass as the zero that ties its custom input gradient to x.
+// [Cout] (nil: none). The im2col form of an ungrouped or a stride-1
+// depthwise convolution adds it in the same pass as the zero that ties its
+// custom input gradient to x.
 func (c Conv2D) ApplyBias(form Form, x, w, b *Node) *Node {
 	k, cinG, cout := c.kernel(x, w)
 	if b != nil && (b.Rank() != 1 || b.Shape().Dim(0) != cout) {
