@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/layervis/layervis/layervis/optvis"
@@ -128,4 +129,49 @@ func TestToolboxRenderInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkInterrupted(t, out, 3)
+}
+
+// TestToolboxRenderSaveFails makes the toolbox variant's second snapshot
+// unwritable (a directory where facet_01's image goes): the render stops
+// there with an error naming the file, keeps the first snapshot, leaves
+// the directory alone and reports the failure.
+func TestToolboxRenderSaveFails(t *testing.T) {
+	images := writeSyntheticImages(t, t.TempDir(), 8)
+	out := filepath.Join(t.TempDir(), "out")
+	cfg := smallConfig(t, Clean(), images, out)
+	cfg.Iterations = 60
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := r.Prepare(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	blocker := filepath.Join(out, "facet_01", "iteration_0040.png")
+	last := 0
+	err = r.ToolboxRender(ctx, optvis.FourierParam(), ToolboxLR, func(ev Event) {
+		last = max(last, ev.Iteration)
+		if ev.Iteration == 21 {
+			if err := os.Mkdir(blocker, 0o755); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	if err == nil || errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "iteration_0040.png") {
+		t.Fatalf("err = %v, want a save error naming iteration_0040.png", err)
+	}
+	if last >= 41 {
+		t.Errorf("the render went on to step %d after the failed save at 40", last)
+	}
+	if st, err := os.Stat(blocker); err != nil || !st.IsDir() {
+		t.Errorf("the directory in the way was touched: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "facet_01", "iteration_0020.png")); err != nil {
+		t.Errorf("the first snapshot is gone: %v", err)
+	}
+	rep := readReport(t, out)
+	if rep.Status != StatusFailed || !strings.Contains(rep.Error, "iteration_0040.png") {
+		t.Errorf("report status %q, error %q: want failed, naming the file", rep.Status, rep.Error)
+	}
 }
