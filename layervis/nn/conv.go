@@ -320,6 +320,9 @@ func sumOfProducts(a, b []*Node) *Node {
 // block to the padded input, sums them and crops. The kernel and bias keep
 // autodiff's gradients.
 func (c Conv2D) dense(x, w, b *Node, k, stride, dil [2]int) *Node {
+	if stride != [2]int{1, 1} && dil == [2]int{1, 1} && depthPays(x.Shape().Dim(3), k, stride) {
+		return c.spaceToDepth(x, w, b, k, stride)
+	}
 	return withInputGradient(x, func(x *Node) *Node {
 		p := patchesOf(x, k, stride, dil, c.Pad, w.Shape().Dim(1), false)
 		return p.out(DotGeneral(p.rows, []int{p.rows.Rank() - 1}, nil, w, []int{0}, nil))
@@ -418,30 +421,51 @@ func withGradient(x *Node, f func(x *Node) *Node, grad func(v *Node) *Node) *Nod
 // inputGrad returns dL/dx [B,H,W,Cin] of dense's convolution from
 // v = dL/dy [B,Ho,Wo,Cout] and the kernel matrix w [k²·Cin, Cout].
 //
-// At stride 1, with no more padding than the window spans, and at least 4
-// pixels per output channel (so that transposing the kernel costs little),
-// it is the transposed convolution: dL/dy padded by the window span less x's
-// padding, cut into k² windows taken in reverse order, concatenated and
-// multiplied by the kernel as [k²·Cout, Cin]. On ResNet-50's first stages
-// this beats col2im, which slices as much and also pads and adds k² blocks;
-// at strides > 1 it would multiply zeros. Otherwise it is col2im of
-// v · wᵀ.
+// At stride 1 it is one of two forms, whichever transposedPays says costs
+// less. One is the transposed convolution: dL/dy padded by the window span
+// less x's padding, cut into k² windows taken in reverse order,
+// concatenated and multiplied by the kernel as [k²·Cout, Cin] (where that
+// padding is not negative, and with at least 4 pixels per output channel,
+// so that transposing the kernel costs little). On ResNet-50's first
+// stages this beats col2im, which slices as much and also pads and adds k²
+// blocks; it copies k²·Cout values per pixel, though, where col2im slices
+// k²·Cin: col2im wins where Cout is several times Cin (the stem's
+// space-to-depth form, VGG's first layer). The other is col2im of v · wᵀ
+// on a shifted grid (shiftGrid.inputGrad), or, where there is none, of the
+// taps. At strides > 1 the transposed convolution would multiply zeros:
+// col2im of the taps.
 func (c Conv2D) inputGrad(v, w *Node, k [2]int, xShape shapes.Shape, stride, dil [2]int) *Node {
 	cout := w.Shape().Dim(1)
 	cin := w.Shape().Dim(0) / (k[0] * k[1])
 	b, h, wd := xShape.Dim(0), xShape.Dim(1), xShape.Dim(2)
-	tpad, transposed := transposedPad([2]int{h, wd}, k, dil, c.Pad)
-	transposed = transposed && stride == [2]int{1, 1} && k[0]*k[1] > 1 && b*h*wd >= 4*cout
-	if !transposed {
-		u := DotGeneral(v, []int{3}, nil, w, []int{1}, nil) // [B,Ho,Wo,k²·Cin]
-		return col2im(u, xShape, k, stride, dil, c.Pad)
+	if stride == [2]int{1, 1} && k[0]*k[1] > 1 {
+		tpad, ok := transposedPad([2]int{h, wd}, k, dil, c.Pad)
+		if ok && b*h*wd >= 4*cout && transposedPays(k, cin, cout) {
+			// The window of tap t meets the kernel's tap k²-1-t. after's
+			// copy is the step's own, so the reshapes around the transpose
+			// do not copy the weight.
+			p := patchesOf(v, k, stride, dil, tpad, cin, true)
+			flipped := Reshape(TransposeAllAxes(Reshape(after(w, v), k[0]*k[1], cin, cout), 0, 2, 1), k[0]*k[1]*cout, cin)
+			return p.out(DotGeneral(p.rows, []int{p.rows.Rank() - 1}, nil, flipped, []int{0}, nil))
+		}
+		if g, ok := newShiftGrid(xShape, k, dil, c.Pad); ok {
+			return g.inputGrad(v, w, k, dil)
+		}
 	}
-	// The window of tap t meets the kernel's tap k²-1-t. after's copy is
-	// the step's own, so the reshapes around the transpose do not copy the
-	// weight.
-	p := patchesOf(v, k, stride, dil, tpad, cin, true)
-	flipped := Reshape(TransposeAllAxes(Reshape(after(w, v), k[0]*k[1], cin, cout), 0, 2, 1), k[0]*k[1]*cout, cin)
-	return p.out(DotGeneral(p.rows, []int{p.rows.Rank() - 1}, nil, flipped, []int{0}, nil))
+	u := DotGeneral(v, []int{3}, nil, w, []int{1}, nil) // [B,Ho,Wo,k²·Cin]
+	return col2im(u, xShape, k, stride, dil, c.Pad)
+}
+
+// transposedPays reports whether the transposed convolution costs less
+// than col2im on the shifted grid as the input gradient of a stride-1
+// convolution with a k-tap window, cin input and cout output channels, by
+// the pure-Go backend's measured costs per value (ns): both multiply as
+// much; the transposed convolution copies k²·cout values per pixel twice
+// (0.15 + 0.35); col2im slices k²·cin (1.3) and adds them (0.4), then
+// transposes cin (3.5) and crops them (1.8).
+var transposedPays = func(k [2]int, cin, cout int) bool {
+	taps := float64(k[0] * k[1])
+	return taps*float64(cout)*0.5 < float64(cin)*(taps*1.7+3.5+1.8)
 }
 
 // zeroOf returns a scalar that is exactly 0, even for an infinite or NaN x,

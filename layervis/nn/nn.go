@@ -9,7 +9,11 @@
 //     It slices element by element but concatenates whole blocks, so
 //     stride-1 convolutions take their k² taps as shifted copies of the
 //     flattened input instead (zero rows before and after), compute on the
-//     padded grid and crop once, where that costs less.
+//     padded grid and crop once, where that costs less. Strided
+//     convolutions over few channels (ResNet's 7×7/2 stem on 3) take them
+//     from the space-to-depth input (s×s blocks as pixels), where they
+//     are shifted copies too. Input gradients are the transposed
+//     convolution or col2im, whichever costs less.
 //   - [Standard]: graph.Convolve and graph.MaxPool, which XLA fuses and runs
 //     best.
 //
@@ -25,8 +29,9 @@
 // of selects. scripts/opprof.sh shows what each op of a step costs.
 //
 // Files: conv.go (convolutions, both forms), shift.go (shifted taps),
-// pool.go, activation.go (ReLU, ReLU6, the redirected gradient), nn.go
-// (forms, per-channel ops, Linear).
+// depth.go (strided convolutions from space-to-depth blocks), pool.go,
+// activation.go (ReLU, ReLU6, the redirected gradient), nn.go (forms,
+// per-channel ops, Linear).
 package nn
 
 import (

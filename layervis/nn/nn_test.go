@@ -636,8 +636,9 @@ func autodiffConv(t *testing.T, b compute.Backend, conv Conv2D, x, w *tensors.Te
 // TestShiftedPatches checks stride-1 convolutions built from shifted
 // patches (forced where their layout allows) against autodiff through
 // sliced taps and, for square kernels, graph.Convolve: value and gradients
-// with respect to input (itself shifted patches where inputGrad takes the
-// transposed convolution) and kernel, at odd sizes, asymmetric and
+// with respect to input (forced both ways: the transposed convolution,
+// itself shifted patches, and col2im on the shifted grid, where the layout
+// allows) and kernel, at odd sizes, asymmetric and
 // bottom-heavy padding, dilation, and batches of 1 and 3. (GoMLX v0.28.8's
 // Convolve input gradient is wrong for a 3×2 kernel: PyTorch agrees with
 // the other two.)
@@ -670,30 +671,40 @@ func TestShiftedPatches(t *testing.T) {
 	used := 0
 	defer func(f func(shiftGrid, int, int) bool) { shiftPays = f }(shiftPays)
 	shiftPays = func(shiftGrid, int, int) bool { used++; return true }
+	defer func(f func([2]int, int, int) bool) { transposedPays = f }(transposedPays)
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			x := randTensor(rng, tc.batch, tc.h, tc.w, tc.ci)
-			w := randTensor(rng, tc.kh, tc.kw, tc.ci, tc.co)
-			refs := map[string][3][]float32{"autodiff": autodiffConv(t, b, tc.conv, x, w)}
-			if tc.kh == tc.kw {
-				refs["standard"] = convRun(t, b, Standard, tc.conv, x, w)
+		x := randTensor(rng, tc.batch, tc.h, tc.w, tc.ci)
+		w := randTensor(rng, tc.kh, tc.kw, tc.ci, tc.co)
+		refs := map[string][3][]float32{"autodiff": autodiffConv(t, b, tc.conv, x, w)}
+		if tc.kh == tc.kw {
+			refs["standard"] = convRun(t, b, Standard, tc.conv, x, w)
+		}
+		// The input gradient as the transposed convolution where it can
+		// be, or as col2im on the shifted grid.
+		for _, transposed := range []bool{true, false} {
+			uses := tc.uses
+			if !transposed && uses == 2 {
+				uses = 1
 			}
-			used = 0
-			got := convRun(t, b, Im2col, tc.conv, x, w)
-			if used != tc.uses {
-				t.Errorf("built %d sets of shifted patches, want %d", used, tc.uses)
-			}
-			for ref, want := range refs {
-				for i, what := range []string{"value", "input gradient", "kernel gradient"} {
-					if len(got[i]) != len(want[i]) {
-						t.Fatalf("%s: %d values, want %d", what, len(got[i]), len(want[i]))
-					}
-					if d := relDiff(got[i], want[i]); d > 1e-5 {
-						t.Errorf("%s: shifted im2col vs %s rel diff %.3g > 1e-5", what, ref, d)
+			t.Run(fmt.Sprintf("%s transposed=%v", tc.name, transposed), func(t *testing.T) {
+				transposedPays = func([2]int, int, int) bool { return transposed }
+				used = 0
+				got := convRun(t, b, Im2col, tc.conv, x, w)
+				if used != uses {
+					t.Errorf("built %d sets of shifted patches, want %d", used, uses)
+				}
+				for ref, want := range refs {
+					for i, what := range []string{"value", "input gradient", "kernel gradient"} {
+						if len(got[i]) != len(want[i]) {
+							t.Fatalf("%s: %d values, want %d", what, len(got[i]), len(want[i]))
+						}
+						if d := relDiff(got[i], want[i]); d > 1e-5 {
+							t.Errorf("%s: shifted im2col vs %s rel diff %.3g > 1e-5", what, ref, d)
+						}
 					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -100,6 +100,11 @@ func newShiftGrid(xShape shapes.Shape, k, dil [2]int, pad [2][2]int) (shiftGrid,
 	}
 	g.ai, g.aj = span[0]-pad[0][0], span[1]-pad[1][0]
 	g.m = b*(h+g.pv)*g.wq + span[0]*g.wq + span[1]
+	if b == 1 {
+		// Whole grid rows, so that crop need not pad the product to them
+		// (a copy of the output); at most a row more to multiply.
+		g.m = max((g.m+g.wq-1)/g.wq, g.ai+g.ho) * g.wq
+	}
 	return g, g.ho > 0 && g.wo > 0
 }
 
@@ -114,11 +119,15 @@ func (g shiftGrid) off(ky, kx int, dil [2]int) int {
 // pure-Go backend's measured costs per element (ns): a slice 1.7, a block
 // copy 0.15, a concatenation 0.33, a multiply-add 0.03. The shifted patches
 // have more rows (g.m rather than B·Ho·Wo), whose products are wasted, and
-// the output is cropped by one slice.
+// the output is cropped by one slice, from the product padded to whole
+// images (a copy) where the batch is larger than 1.
 var shiftPays = func(g shiftGrid, kc, n int) bool {
 	out, m := float64(g.b*g.ho*g.wo), float64(g.m)
 	sliced := float64(kc) * out * (1.7 + 0.33)
-	shifted := float64(kc)*m*(0.15+0.33) + (m-out)*float64(kc*n)*0.03 + out*float64(n)*1.7 + m*float64(n)*0.15
+	shifted := float64(kc)*m*(0.15+0.33) + (m-out)*float64(kc*n)*0.03 + out*float64(n)*1.7
+	if g.b > 1 {
+		shifted += m * float64(n) * 0.15
+	}
 	return shifted < sliced
 }
 
@@ -167,12 +176,7 @@ func (g shiftGrid) crop(y *Node, packed bool) *Node {
 		y, packed = pack(y)
 	}
 	n := y.Shape().Dim(1)
-	imgs, hy := g.b, g.h+g.pv // y as images of hy grid rows
-	if g.b == 1 {
-		hy = max((g.m+g.wq-1)/g.wq, g.ai+g.ho)
-	} else {
-		imgs = (g.m + hy*g.wq - 1) / (hy * g.wq)
-	}
+	imgs, hy := g.rows()
 	y = concatRows(y, zeroRows(y, imgs*hy*g.wq-g.m, n))
 	y = Reshape(y, imgs, hy, g.wq, n)
 	y = Slice(y, AxisRange(0, g.b), AxisRange(g.ai, g.ai+g.ho), AxisRange(g.aj, g.aj+g.wo), AxisRange())
@@ -180,6 +184,66 @@ func (g shiftGrid) crop(y *Node, packed bool) *Node {
 		y = unpack(y)
 	}
 	return y
+}
+
+// inputGrad returns dL/dx [B,H,W,C] of the stride-1 convolution over the
+// layout g with the kernel matrix w [k²·C, N] from v = dL/dy [B,Ho,Wo,N]:
+// col2im on the grid (gridGrad), transposed to NHWC and cropped.
+func (g shiftGrid) inputGrad(v, w *Node, k, dil [2]int) *Node {
+	c := w.Shape().Dim(0) / (k[0] * k[1])
+	dx := TransposeAllAxes(Reshape(g.gridGrad(v, w, k, dil), c, g.b, g.h+g.pv, g.wq), 1, 2, 3, 0)
+	if g.pv > 0 || g.ph > 0 {
+		dx = Slice(dx, AxisRange(), AxisRange(0, g.h), AxisRange(0, g.wq-g.ph), AxisRange())
+	}
+	return dx
+}
+
+// gridGrad returns dL/dx of the stride-1 convolution over the layout g
+// with the kernel matrix w [k²·C, N], from v = dL/dy [B,Ho,Wo,N], on the
+// padded input's flattened grid, channel first: [C, B·(H+pv)·wq]. It is
+// col2im with channel-first taps: v padded into place (crop's adjoint) and
+// multiplied by w into u [k²·C, rows]; tap t's C rows, read from the column
+// its tap was shifted down by, add onto the grid (taps' adjoint). The
+// pure-Go backend slices element by element, but a slice of whole runs of
+// pixels costs less than one of a few channels of every pixel, and needs
+// no padding.
+func (g shiftGrid) gridGrad(v, w *Node, k, dil [2]int) *Node {
+	c := w.Shape().Dim(0) / (k[0] * k[1])
+	u := DotGeneral(w, []int{1}, nil, g.onGrid(v), []int{1}, nil) // [k²·C, rows]
+	nf := g.b * (g.h + g.pv) * g.wq
+	var sum *Node
+	for ky := range k[0] {
+		for kx := range k[1] {
+			t, lead := ky*k[1]+kx, -g.off(ky, kx, dil)
+			part := Slice(u, AxisRange(t*c, (t+1)*c), AxisRange(lead, lead+nf))
+			if sum == nil {
+				sum = part
+			} else {
+				sum = Add(sum, part)
+			}
+		}
+	}
+	return sum
+}
+
+// onGrid returns v [B,Ho,Wo,N] at the rows of the product crop takes it
+// from, zeros elsewhere: [rows, N], crop's adjoint.
+func (g shiftGrid) onGrid(v *Node) *Node {
+	imgs, hy := g.rows()
+	v = Pad(v, ScalarZero(v.Graph(), v.DType()), compute.PadAxis{End: imgs - g.b},
+		compute.PadAxis{Start: g.ai, End: hy - g.ai - g.ho},
+		compute.PadAxis{Start: g.aj, End: g.wq - g.aj - g.wo}, compute.PadAxis{})
+	return Reshape(v, imgs*hy*g.wq, v.Shape().Dim(3))
+}
+
+// rows returns the shape of the grid crop views the product's rows as:
+// imgs images of hy rows of g.wq pixels, at least g.m rows in all.
+func (g shiftGrid) rows() (imgs, hy int) {
+	if g.b == 1 {
+		return 1, max((g.m+g.wq-1)/g.wq, g.ai+g.ho)
+	}
+	hy = g.h + g.pv
+	return (g.m + hy*g.wq - 1) / (hy * g.wq), hy
 }
 
 // zeroRows returns n rows [n, c] of zeros of like's dtype, nil if n is 0.
