@@ -227,13 +227,16 @@ func (g shiftGrid) gridGrad(v, w *Node, k, dil [2]int) *Node {
 }
 
 // onGrid returns v [B,Ho,Wo,N] at the rows of the product crop takes it
-// from, zeros elsewhere: [rows, N], crop's adjoint.
+// from, zeros in the other rows of the patches: [g.m, N], crop's adjoint
+// (whose whole images past the batch would be more rows to multiply).
 func (g shiftGrid) onGrid(v *Node) *Node {
-	imgs, hy := g.rows()
-	v = Pad(v, ScalarZero(v.Graph(), v.DType()), compute.PadAxis{End: imgs - g.b},
+	_, hy := g.rows()
+	n := v.Shape().Dim(3)
+	v = Pad(v, ScalarZero(v.Graph(), v.DType()), compute.PadAxis{},
 		compute.PadAxis{Start: g.ai, End: hy - g.ai - g.ho},
 		compute.PadAxis{Start: g.aj, End: g.wq - g.aj - g.wo}, compute.PadAxis{})
-	return Reshape(v, imgs*hy*g.wq, v.Shape().Dim(3))
+	v = Reshape(v, g.b*hy*g.wq, n)
+	return concatRows(v, zeroRows(v, g.m-v.Shape().Dim(0), n))
 }
 
 // rows returns the shape of the grid crop views the product's rows as:
