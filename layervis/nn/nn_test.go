@@ -158,6 +158,10 @@ func TestConvFormsAgree(t *testing.T) {
 		{"depthwise 3x3", 7, 7, 4, 3, 4, Conv2D{Pad: SymmetricPad(1), Groups: 4}},
 		{"depthwise 3x3/2", 8, 7, 4, 3, 4, Conv2D{Stride: [2]int{2, 2}, Pad: SymmetricPad(1), Groups: 4}},
 		{"depthwise 5x5/2 SAME", 9, 9, 3, 5, 3, Conv2D{Stride: [2]int{2, 2}, Pad: same(9, 5, 2), Groups: 3}},
+		{"depthwise 3x3/2 SAME even", 8, 10, 6, 3, 6, Conv2D{Stride: [2]int{2, 2}, Pad: same(8, 3, 2), Groups: 6}},
+		{"depthwise 3x3/2 dil2", 11, 9, 4, 3, 4, Conv2D{Stride: [2]int{2, 2}, Pad: SymmetricPad(2), Dilation: [2]int{2, 2}, Groups: 4}},
+		{"depthwise 3x3 pad3 sliced", 6, 7, 4, 3, 4, Conv2D{Pad: SymmetricPad(3), Groups: 4}},
+		{"depthwise 3x3/(1,2)", 7, 8, 2, 3, 2, Conv2D{Stride: [2]int{1, 2}, Pad: SymmetricPad(1), Groups: 2}},
 		{"grouped 3x3", 6, 6, 4, 3, 6, Conv2D{Pad: SymmetricPad(1), Groups: 2}},
 	}
 	for _, tc := range cases {
