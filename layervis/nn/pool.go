@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"slices"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -130,6 +131,12 @@ func (sh shift) apply(z *Node, axis, m int) *Node {
 	if sh.from > 0 || sh.to < m {
 		z = cut(z, axis, sh.from, sh.to)
 	}
+	return sh.place(z, axis)
+}
+
+// place returns the tap from the phase's elements [from, to), z, padded
+// into place with −Inf.
+func (sh shift) place(z *Node, axis int) *Node {
 	if sh.start > 0 || sh.end > 0 {
 		z = Pad(z, Scalar(z.Graph(), z.DType(), math.Inf(-1)), padAxis(z, axis, sh.start, sh.end)...)
 	}
@@ -161,22 +168,54 @@ func cut(x *Node, axis, from, to int) *Node {
 	return q
 }
 
-// phase returns the stride phase (a, b) of x [B,H,W,C]: the pixels
-// (s0·i+a, s1·j+b), [B,H/s0,W/s1,C], sliced as pairs of channels where it
-// can (see pack); nothing differentiates through it.
-func phase(x *Node, s [2]int, a, b int) *Node {
-	if s == [2]int{1, 1} {
-		return x
-	}
+// phaseCols returns the columns [from, to) of the stride phase (a, b) of
+// x [B,H,W,C] (the pixels (s0·i+a, s1·j+b), [B,H/s0,W/s1,C]), sliced as
+// pairs of channels where it can (see pack); nothing differentiates
+// through it.
+func phaseCols(x *Node, s [2]int, a, b, from, to int) *Node {
 	q, packed := pack(x)
 	d := q.Shape().Dimensions
+	if s == [2]int{1, 1} && from == 0 && to == d[2] {
+		return x
+	}
 	q = Reshape(q, d[0], d[1]/s[0], s[0], d[2]/s[1], s[1], d[3])
-	q = Reshape(Slice(q, AxisRange(), AxisRange(), AxisElem(a), AxisRange(), AxisElem(b), AxisRange()),
-		d[0], d[1]/s[0], d[2]/s[1], d[3])
+	q = Reshape(Slice(q, AxisRange(), AxisRange(), AxisElem(a), AxisRange(from, to), AxisElem(b), AxisRange()),
+		d[0], d[1]/s[0], to-from, d[3])
 	if packed {
 		return StopGradient(unpack(q)) // autodiff has no gradient of a bitcast
 	}
 	return q
+}
+
+// phaseRanges returns the column ranges rs of x's stride phase (a, b) (see
+// phaseCols): the phase is sliced once, in the pieces between the ranges'
+// ends, and a range spanning several pieces is their concatenation, which
+// the pure-Go backend copies by blocks, faster than it slices.
+func phaseRanges(x *Node, s [2]int, a, b int, rs [][2]int) []*Node {
+	var ends []int
+	for _, r := range rs {
+		ends = append(ends, r[0], r[1])
+	}
+	slices.Sort(ends)
+	ends = slices.Compact(ends)
+	pieces := make(map[int]*Node) // by first column
+	out := make([]*Node, len(rs))
+	for i, r := range rs {
+		var parts []*Node
+		for k := range len(ends) - 1 {
+			if ends[k] < r[0] || ends[k+1] > r[1] {
+				continue
+			}
+			if pieces[ends[k]] == nil {
+				pieces[ends[k]] = phaseCols(x, s, a, b, ends[k], ends[k+1])
+			}
+			parts = append(parts, pieces[ends[k]])
+		}
+		if out[i] = parts[0]; len(parts) > 1 {
+			out[i] = Concatenate(parts, 2)
+		}
+	}
+	return out
 }
 
 // separableMax is the pure-Go backend's max-pooling of x [B,H,W,C] by
@@ -184,14 +223,17 @@ func phase(x *Node, s [2]int, a, b int) *Node {
 // are multiples of s (ok is false, and nothing built, elsewhere): a max
 // over each row of the window, then over the rows. Slices cost that
 // backend about 2 ns per element, pads and concatenations a fraction of
-// that, so the input is cut into its s0·s1 stride phases (one slice of it
-// in all, as pairs of channels), each tap of a pass is a phase padded with
-// −Inf into place (cut where it would reach past the outputs), and a
-// ResNet 3×3/2 pool slices 7/3 of its output's size instead of 9×
-// (and maxes 6× instead of 8×). The gradient routes each window's dL/dy to
-// the first row holding its maximum, then to the first column of that row
-// holding it: the first maximum in row-major order, as in PyTorch; the
-// phases' gradients are interleaved by concatenation.
+// that, so the input is sliced once into its s0·s1 stride phases (as pairs
+// of channels; a phase that two taps read in part and in full, in two
+// pieces that are concatenated), each tap of a pass is a phase padded with
+// −Inf into place (cut where it would reach past the outputs), and its
+// gradient the tap's cut back out. The gradient routes each window's dL/dy
+// to the first row holding its maximum, then to the first column of that
+// row holding it: the first maximum in row-major order, as in PyTorch; the
+// phases' gradients are interleaved by concatenation. ResNet's 3×3/2 pool
+// slices 8 times its output's size, forward and backward, as pairs of
+// channels, where the max of its 9 taps slices 14 times, channel by
+// channel; it takes 6 maxes instead of 8.
 func separableMax(x *Node, k, s [2]int, pad [2][2]int) (_ *Node, ok bool) {
 	g := x.Graph()
 	if !backend.IsGo(g.Backend()) || x.Shape().Dim(1)%s[0] != 0 || x.Shape().Dim(2)%s[1] != 0 {
@@ -219,17 +261,23 @@ func separableMax(x *Node, k, s [2]int, pad [2][2]int) (_ *Node, ok bool) {
 	h := make([]*Node, s[0])      // per row phase: its rows' max
 	return withInputGradient(x, func(x *Node) *Node {
 		x = StopGradient(x)
-		phases := make([]*Node, s[0]*s[1])
 		for _, r := range rows {
 			a := r.phase
 			if h[a] != nil {
 				continue
 			}
-			for _, c := range cols {
-				if phases[a*s[1]+c.phase] == nil {
-					phases[a*s[1]+c.phase] = phase(x, s, a, c.phase)
+			hOps[a] = make([]*Node, len(cols))
+			for b := range s[1] {
+				var taps []int
+				var rs [][2]int
+				for t, c := range cols {
+					if c.phase == b {
+						taps, rs = append(taps, t), append(rs, [2]int{c.from, c.to})
+					}
 				}
-				hOps[a] = append(hOps[a], c.apply(phases[a*s[1]+c.phase], 2, m[1]))
+				for i, z := range phaseRanges(x, s, a, b, rs) {
+					hOps[a][taps[i]] = cols[taps[i]].place(z, 2)
+				}
 			}
 			h[a] = maxOf(hOps[a])
 		}
