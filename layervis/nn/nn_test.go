@@ -252,19 +252,24 @@ func TestConvGradientEdgeCases(t *testing.T) {
 	}
 }
 
+// maxPools are the max-pools the tests build: ResNet's, VGG's, ceil mode,
+// stride 1, unequal strides and padding, TensorFlow's SAME, a 5×3 window.
+var maxPools = []Pool2D{
+	{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Pad: SymmetricPad(1)},
+	{Kernel: [2]int{2, 2}},
+	{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, CeilMode: true},
+	{Kernel: [2]int{3, 3}, Stride: [2]int{1, 1}, Pad: SymmetricPad(1)},
+	{Kernel: [2]int{3, 2}, Stride: [2]int{3, 1}, Pad: [2][2]int{{1, 0}, {0, 1}}},
+	{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Pad: [2][2]int{{0, 1}, {0, 1}}},
+	{Kernel: [2]int{5, 3}, Stride: [2]int{2, 2}, Pad: [2][2]int{{2, 2}, {1, 1}}},
+}
+
 func TestMaxPoolFormsAgree(t *testing.T) {
 	b := backend.MustGet()
 	rng := rand.New(rand.NewPCG(3, 4))
-	cases := []Pool2D{
-		{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Pad: SymmetricPad(1)},
-		{Kernel: [2]int{2, 2}},
-		{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, CeilMode: true},
-		{Kernel: [2]int{3, 3}, Stride: [2]int{1, 1}, Pad: SymmetricPad(1)},
-		{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Pad: [2][2]int{{0, 1}, {0, 1}}},
-	}
 	// 9×8×3: the tap form where a stride does not divide the size; 10×8×4:
 	// the separable form, its slices as pairs of channels.
-	for i, p := range cases {
+	for i, p := range maxPools {
 		for _, dims := range [][]int{{2, 9, 8, 3}, {2, 10, 8, 4}} {
 			t.Run(fmt.Sprint(i, dims), func(t *testing.T) {
 				x := randTensor(rng, dims...)
@@ -291,17 +296,9 @@ func TestMaxPoolFormsAgree(t *testing.T) {
 func TestMaxPoolGradientTies(t *testing.T) {
 	b := backend.MustGet()
 	rng := rand.New(rand.NewPCG(7, 8))
-	cases := []Pool2D{
-		{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Pad: SymmetricPad(1)},
-		{Kernel: [2]int{2, 2}},
-		{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, CeilMode: true},
-		{Kernel: [2]int{3, 3}, Stride: [2]int{1, 1}, Pad: SymmetricPad(1)},
-		{Kernel: [2]int{3, 2}, Stride: [2]int{3, 1}, Pad: [2][2]int{{1, 0}, {0, 1}}},
-		{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Pad: [2][2]int{{0, 1}, {0, 1}}},
-	}
 	// 9×8×3: the tap form where a stride does not divide the size; 12×8×4:
 	// the separable form, its slices as pairs of channels.
-	for i, p := range cases {
+	for i, p := range maxPools {
 		for _, dims := range [][]int{{2, 9, 8, 3}, {2, 12, 8, 4}} {
 			t.Run(fmt.Sprint(i, dims), func(t *testing.T) {
 				n, h, w, c := dims[0], dims[1], dims[2], dims[3]
@@ -362,17 +359,8 @@ func TestMaxPoolGradientTies(t *testing.T) {
 func TestSeparableMaxMatchesTaps(t *testing.T) {
 	b := backend.MustGet()
 	rng := rand.New(rand.NewPCG(11, 12))
-	cases := []Pool2D{
-		{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Pad: SymmetricPad(1)},
-		{Kernel: [2]int{2, 2}},
-		{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, CeilMode: true},
-		{Kernel: [2]int{3, 3}, Stride: [2]int{1, 1}, Pad: SymmetricPad(1)},
-		{Kernel: [2]int{3, 2}, Stride: [2]int{3, 1}, Pad: [2][2]int{{1, 0}, {0, 1}}},
-		{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Pad: [2][2]int{{0, 1}, {0, 1}}},
-		{Kernel: [2]int{5, 3}, Stride: [2]int{2, 2}, Pad: [2][2]int{{2, 2}, {1, 1}}},
-	}
 	specials := []float64{math.Copysign(0, -1), 0, math.Inf(-1), math.NaN(), 1, 2}
-	for i, p := range cases {
+	for i, p := range maxPools {
 		for _, dt := range []dtypes.DType{dtypes.Float32, dtypes.Float64} {
 			for _, dims := range [][]int{{2, 12, 8, 4}, {1, 6, 12, 3}} {
 				t.Run(fmt.Sprint(i, dt, dims), func(t *testing.T) {
