@@ -33,6 +33,9 @@ func BenchmarkMaxPool(b *testing.B) {
 				out := dims[1] / 2
 				v := randTensor(rng, dims[0], out, out, dims[3])
 				exec := MustNewExec(be, func(x, v *Node) []*Node {
+					// The pool reads a computed tensor, as in a network
+					// (a parameter is copied first, a ReLU's output is not).
+					x = Max(x, ScalarZero(x.Graph(), x.DType()))
 					y := forms[name](x)
 					n := y.Shape().Size()
 					loss := Dot(Reshape(y, n), Reshape(v, n)).Product()
