@@ -255,33 +255,59 @@ func (c Conv2D) im2col(x, w *Node, k [2]int, b *Node) *Node {
 	if groups == 1 {
 		return c.dense(x, w, b, k, stride, dil)
 	}
-	var y *Node
 	if cinG == 1 && cout == groups {
-		// Depthwise: a weighted sum of the taps, channel by channel. Its
-		// gradient by autodiff is already the cheap one for sliced taps: a
-		// product per tap, padded back into place.
+		// Depthwise: a weighted sum of the taps, channel by channel.
 		if y, ok := c.shiftedDepthwise(x, w, b, k, stride, dil); ok {
 			return y
 		}
-		y = weightedSum(taps(x, k, stride, dil, c.Pad, 0), w)
-	} else {
-		cols := taps(x, k, stride, dil, c.Pad, 0)
-		// General grouped convolution: one im2col product per group.
-		coutG := cout / groups
-		outs := make([]*Node, groups)
-		for g := range groups {
-			gcols := make([]*Node, len(cols))
-			for i, col := range cols {
-				gcols[i] = Slice(col, AxisRange(), AxisRange(), AxisRange(), AxisRange(g*cinG, (g+1)*cinG))
-			}
-			outs[g] = matmulLast(Concatenate(gcols, 3), Slice(w, AxisRange(), AxisRange(g*coutG, (g+1)*coutG)))
-		}
-		y = Concatenate(outs, 3)
+		return c.slicedDepthwise(x, w, b, k, stride, dil)
 	}
+	cols := taps(x, k, stride, dil, c.Pad, 0)
+	// General grouped convolution: one im2col product per group.
+	coutG := cout / groups
+	outs := make([]*Node, groups)
+	for g := range groups {
+		gcols := make([]*Node, len(cols))
+		for i, col := range cols {
+			gcols[i] = Slice(col, AxisRange(), AxisRange(), AxisRange(), AxisRange(g*cinG, (g+1)*cinG))
+		}
+		outs[g] = matmulLast(Concatenate(gcols, 3), Slice(w, AxisRange(), AxisRange(g*coutG, (g+1)*coutG)))
+	}
+	y := Concatenate(outs, 3)
 	if b != nil {
 		y = AddBias(y, b)
 	}
 	return y
+}
+
+// slicedDepthwise builds the depthwise convolution c of x with the kernel
+// matrix w [k², C], plus the bias b (nil: none), as the weighted sum of its
+// sliced taps (not packed: unpacking each tap costs more than it saves),
+// with its input gradient written out: each tap's share of
+// dL/dy, v times the tap's weights, added back into place by stride phase
+// (untap). Autodiff would pad every tap's share to the whole padded input
+// (with interior padding at stride > 1, s² times the elements) and slice
+// the padding off.
+func (c Conv2D) slicedDepthwise(x, w, b *Node, k, stride, dil [2]int) *Node {
+	var ws []*Node
+	ho := OutSize(x.Shape().Dim(1), k[0], stride[0], dil[0], c.Pad[0])
+	wo := OutSize(x.Shape().Dim(2), k[1], stride[1], dil[1], c.Pad[1])
+	return withInputGradient(x, func(x *Node) *Node {
+		cols := taps(x, k, stride, dil, c.Pad, 0)
+		for i, col := range cols {
+			cols[i] = StopGradient(col) // autodiff builds nothing for the taps
+		}
+		ws = tapWeights(cols, w)
+		return sumOfProducts(cols, ws)
+	}, b, func(v *Node) *Node {
+		return untap(v.Graph(), func(t int, rows, cols [2]int) *Node {
+			share := Mul(v, ws[t])
+			if rows == [2]int{0, ho} && cols == [2]int{0, wo} {
+				return share
+			}
+			return Slice(share, AxisRange(), AxisRange(rows[0], rows[1]), AxisRange(cols[0], cols[1]), AxisRange())
+		}, x.Shape(), k, stride, dil, c.Pad)
+	})
 }
 
 // weightedSum returns the sum of the taps cols, each multiplied channel by

@@ -158,6 +158,10 @@ func TestConvFormsAgree(t *testing.T) {
 		{"depthwise 3x3", 7, 7, 4, 3, 4, Conv2D{Pad: SymmetricPad(1), Groups: 4}},
 		{"depthwise 3x3/2", 8, 7, 4, 3, 4, Conv2D{Stride: [2]int{2, 2}, Pad: SymmetricPad(1), Groups: 4}},
 		{"depthwise 5x5/2 SAME", 9, 9, 3, 5, 3, Conv2D{Stride: [2]int{2, 2}, Pad: same(9, 5, 2), Groups: 3}},
+		{"depthwise 3x3/2 SAME even", 8, 10, 6, 3, 6, Conv2D{Stride: [2]int{2, 2}, Pad: same(8, 3, 2), Groups: 6}},
+		{"depthwise 3x3/2 dil2", 11, 9, 4, 3, 4, Conv2D{Stride: [2]int{2, 2}, Pad: SymmetricPad(2), Dilation: [2]int{2, 2}, Groups: 4}},
+		{"depthwise 3x3 pad3 sliced", 6, 7, 4, 3, 4, Conv2D{Pad: SymmetricPad(3), Groups: 4}},
+		{"depthwise 3x3/(1,2)", 7, 8, 2, 3, 2, Conv2D{Stride: [2]int{1, 2}, Pad: SymmetricPad(1), Groups: 2}},
 		{"grouped 3x3", 6, 6, 4, 3, 6, Conv2D{Pad: SymmetricPad(1), Groups: 2}},
 	}
 	for _, tc := range cases {
@@ -252,30 +256,40 @@ func TestConvGradientEdgeCases(t *testing.T) {
 	}
 }
 
+// maxPools are the max-pools the tests build: ResNet's, VGG's, ceil mode,
+// stride 1, unequal strides and padding, TensorFlow's SAME, a 5×3 window.
+var maxPools = []Pool2D{
+	{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Pad: SymmetricPad(1)},
+	{Kernel: [2]int{2, 2}},
+	{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, CeilMode: true},
+	{Kernel: [2]int{3, 3}, Stride: [2]int{1, 1}, Pad: SymmetricPad(1)},
+	{Kernel: [2]int{3, 2}, Stride: [2]int{3, 1}, Pad: [2][2]int{{1, 0}, {0, 1}}},
+	{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Pad: [2][2]int{{0, 1}, {0, 1}}},
+	{Kernel: [2]int{5, 3}, Stride: [2]int{2, 2}, Pad: [2][2]int{{2, 2}, {1, 1}}},
+}
+
 func TestMaxPoolFormsAgree(t *testing.T) {
 	b := backend.MustGet()
 	rng := rand.New(rand.NewPCG(3, 4))
-	cases := []Pool2D{
-		{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Pad: SymmetricPad(1)},
-		{Kernel: [2]int{2, 2}},
-		{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, CeilMode: true},
-		{Kernel: [2]int{3, 3}, Stride: [2]int{1, 1}, Pad: SymmetricPad(1)},
-	}
-	for i, p := range cases {
-		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			x := randTensor(rng, 2, 9, 8, 3)
-			w := randTensor(rng, 1)
-			std, col := runBoth(t, b, func(form Form, x, _ *Node) *Node { return p.Max(form, x) }, x, w, true)
-			if len(std[0]) != len(col[0]) {
-				t.Fatalf("output sizes differ: %d vs %d", len(std[0]), len(col[0]))
-			}
-			if d := relDiff(col[0], std[0]); d != 0 {
-				t.Errorf("forward differs: %.3g", d)
-			}
-			if d := relDiff(col[1], std[1]); d > 1e-6 {
-				t.Errorf("gradient differs: %.3g", d)
-			}
-		})
+	// 9×8×3: the tap form where a stride does not divide the size; 10×8×4:
+	// the separable form, its slices as pairs of channels.
+	for i, p := range maxPools {
+		for _, dims := range [][]int{{2, 9, 8, 3}, {2, 10, 8, 4}} {
+			t.Run(fmt.Sprint(i, dims), func(t *testing.T) {
+				x := randTensor(rng, dims...)
+				w := randTensor(rng, 1)
+				std, col := runBoth(t, b, func(form Form, x, _ *Node) *Node { return p.Max(form, x) }, x, w, true)
+				if len(std[0]) != len(col[0]) {
+					t.Fatalf("output sizes differ: %d vs %d", len(std[0]), len(col[0]))
+				}
+				if d := relDiff(col[0], std[0]); d != 0 {
+					t.Errorf("forward differs: %.3g", d)
+				}
+				if d := relDiff(col[1], std[1]); d > 1e-6 {
+					t.Errorf("gradient differs: %.3g", d)
+				}
+			})
+		}
 	}
 }
 
@@ -286,61 +300,113 @@ func TestMaxPoolFormsAgree(t *testing.T) {
 func TestMaxPoolGradientTies(t *testing.T) {
 	b := backend.MustGet()
 	rng := rand.New(rand.NewPCG(7, 8))
-	cases := []Pool2D{
-		{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Pad: SymmetricPad(1)},
-		{Kernel: [2]int{2, 2}},
-		{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, CeilMode: true},
-		{Kernel: [2]int{3, 3}, Stride: [2]int{1, 1}, Pad: SymmetricPad(1)},
-		{Kernel: [2]int{3, 2}, Stride: [2]int{3, 1}, Pad: [2][2]int{{1, 0}, {0, 1}}},
-	}
-	const n, h, w, c = 2, 9, 8, 3
-	for i, p := range cases {
-		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			x := make([]float32, n*h*w*c)
-			for j := range x {
-				x[j] = float32(rng.IntN(2)) // half the pixels tie at 0, half at 1
-			}
-			exec := MustNewExec(b, func(x *Node) []*Node {
-				y := p.Max(Im2col, x)
-				loss := ReduceAllSum(Mul(y, Sin(IotaFull(x.Graph(), y.Shape()))))
-				return []*Node{y, Gradient(loss, x)[0]}
-			})
-			res := exec.MustExec(tensors.FromFlatDataAndDimensions(x, n, h, w, c))
-			y, got := res[0].Shape(), tensors.MustCopyFlatData[float32](res[1])
-			k, s, pad := p.Kernel, p.Stride, p.Pad
-			for a := range 2 {
-				if s[a] == 0 {
-					s[a] = k[a]
+	// 9×8×3: the tap form where a stride does not divide the size; 12×8×4:
+	// the separable form, its slices as pairs of channels.
+	for i, p := range maxPools {
+		for _, dims := range [][]int{{2, 9, 8, 3}, {2, 12, 8, 4}} {
+			t.Run(fmt.Sprint(i, dims), func(t *testing.T) {
+				n, h, w, c := dims[0], dims[1], dims[2], dims[3]
+				x := make([]float32, n*h*w*c)
+				for j := range x {
+					x[j] = float32(rng.IntN(2)) // half the pixels tie at 0, half at 1
 				}
-			}
-			want := make([]float32, len(x))
-			ho, wo := y.Dim(1), y.Dim(2)
-			for bi := range n {
-				for oy := range ho {
-					for ox := range wo {
-						for ci := range c {
-							best, at := float32(math.Inf(-1)), -1
-							for ky := range k[0] {
-								for kx := range k[1] {
-									iy, ix := oy*s[0]-pad[0][0]+ky, ox*s[1]-pad[1][0]+kx
-									if iy < 0 || iy >= h || ix < 0 || ix >= w {
-										continue
-									}
-									if j := ((bi*h+iy)*w+ix)*c + ci; x[j] > best {
-										best, at = x[j], j
+				exec := MustNewExec(b, func(x *Node) []*Node {
+					y := p.Max(Im2col, x)
+					loss := ReduceAllSum(Mul(y, Sin(IotaFull(x.Graph(), y.Shape()))))
+					return []*Node{y, Gradient(loss, x)[0]}
+				})
+				res := exec.MustExec(tensors.FromFlatDataAndDimensions(x, n, h, w, c))
+				y, got := res[0].Shape(), tensors.MustCopyFlatData[float32](res[1])
+				k, s, pad := p.Kernel, p.Stride, p.Pad
+				for a := range 2 {
+					if s[a] == 0 {
+						s[a] = k[a]
+					}
+				}
+				want := make([]float32, len(x))
+				ho, wo := y.Dim(1), y.Dim(2)
+				for bi := range n {
+					for oy := range ho {
+						for ox := range wo {
+							for ci := range c {
+								best, at := float32(math.Inf(-1)), -1
+								for ky := range k[0] {
+									for kx := range k[1] {
+										iy, ix := oy*s[0]-pad[0][0]+ky, ox*s[1]-pad[1][0]+kx
+										if iy < 0 || iy >= h || ix < 0 || ix >= w {
+											continue
+										}
+										if j := ((bi*h+iy)*w+ix)*c + ci; x[j] > best {
+											best, at = x[j], j
+										}
 									}
 								}
+								f := ((bi*ho+oy)*wo+ox)*c + ci
+								want[at] += float32(math.Sin(float64(f)))
 							}
-							f := ((bi*ho+oy)*wo+ox)*c + ci
-							want[at] += float32(math.Sin(float64(f)))
 						}
 					}
 				}
+				if d := relDiff(got, want); d > 1e-6 {
+					t.Errorf("gradient differs from the first-maximum rule: %.3g", d)
+				}
+			})
+		}
+	}
+}
+
+// TestSeparableMaxMatchesTaps checks the pure-Go backend's separable
+// max-pool (stride phases, a max over rows then columns) against the max of
+// the windows' taps, values and gradients, on inputs that tie in most
+// windows and hold ±0, −Inf and NaN, with small integer gradients (so that
+// their sums are exact in any order).
+func TestSeparableMaxMatchesTaps(t *testing.T) {
+	b := backend.MustGet()
+	rng := rand.New(rand.NewPCG(11, 12))
+	specials := []float64{math.Copysign(0, -1), 0, math.Inf(-1), math.NaN(), 1, 2}
+	for i, p := range maxPools {
+		for _, dt := range []dtypes.DType{dtypes.Float32, dtypes.Float64} {
+			for _, dims := range [][]int{{2, 12, 8, 4}, {1, 6, 12, 3}} {
+				t.Run(fmt.Sprint(i, dt, dims), func(t *testing.T) {
+					n := dims[0] * dims[1] * dims[2] * dims[3]
+					x := make([]float64, n)
+					for j := range x {
+						x[j] = specials[rng.IntN(len(specials))]
+					}
+					var got [2][2][]float64
+					for f, separable := range []bool{false, true} {
+						exec := MustNewExec(b, func(flat *Node) []*Node {
+							x := Reshape(flat, dims...)
+							k, s, pad := p.norm(x)
+							var y *Node
+							if separable {
+								var ok bool
+								if y, ok = separableMax(x, k, s, pad); !ok {
+									t.Fatalf("%+v on %v: no separable form", p, dims)
+								}
+							} else {
+								y = tapMax(x, k, s, pad)
+							}
+							v := ConvertDType(AddScalar(Mod(IotaFull(x.Graph(), shapes.Make(dtypes.Int32, y.Shape().Dimensions...)),
+								Const(x.Graph(), int32(7))), -3), x.DType())
+							loss := ReduceAllSum(Mul(y, v))
+							return []*Node{Reshape(y, y.Shape().Size()), Gradient(loss, flat)[0]}
+						})
+						res := exec.MustExec(tensors.MustFromAnyValue(castTo(x, dt)))
+						got[f] = [2][]float64{float64sOf(res[0]), float64sOf(res[1])}
+						exec.Finalize()
+					}
+					for o, name := range []string{"value", "gradient"} {
+						for j := range got[0][o] {
+							a, c := got[0][o][j], got[1][o][j]
+							if a != c && !(math.IsNaN(a) && math.IsNaN(c)) {
+								t.Fatalf("%s %d: taps %g, separable %g", name, j, a, c)
+							}
+						}
+					}
+				})
 			}
-			if d := relDiff(got, want); d > 1e-6 {
-				t.Errorf("gradient differs from the first-maximum rule: %.3g", d)
-			}
-		})
+		}
 	}
 }
 

@@ -1,0 +1,52 @@
+package nn
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
+
+	"github.com/layervis/layervis/layervis/backend"
+)
+
+// BenchmarkMaxPool times ResNet's max-pool (3×3, stride 2, padding 1) and
+// its input gradient alone, on the stem's output of ResNet-50 at 224²
+// (batch 1) and of the render step (ResNet-18 at 128², batch 4), in the
+// backend's form (Pool2D.Max) and as the max of the windows' taps (tapMax,
+// for comparison). scripts/opprof.sh gives their per-op tables.
+func BenchmarkMaxPool(b *testing.B) {
+	be := backend.MustGet()
+	p := Pool2D{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Pad: SymmetricPad(1)}
+	forms := map[string]func(x *Node) *Node{
+		"max": func(x *Node) *Node { return p.Max(FormFor(be), x) },
+		"taps": func(x *Node) *Node {
+			k, s, pad := p.norm(x)
+			return tapMax(x, k, s, pad)
+		},
+	}
+	for _, dims := range [][]int{{1, 112, 112, 64}, {4, 64, 64, 64}} {
+		for _, name := range []string{"max", "taps"} {
+			b.Run(fmt.Sprint(name, dims), func(b *testing.B) {
+				rng := rand.New(rand.NewPCG(1, 2))
+				x := randTensor(rng, dims...)
+				out := dims[1] / 2
+				v := randTensor(rng, dims[0], out, out, dims[3])
+				exec := MustNewExec(be, func(x, v *Node) []*Node {
+					// The pool reads a computed tensor, as in a network
+					// (a parameter is copied first, a ReLU's output is not).
+					x = Max(x, ScalarZero(x.Graph(), x.DType()))
+					y := forms[name](x)
+					n := y.Shape().Size()
+					loss := Dot(Reshape(y, n), Reshape(v, n)).Product()
+					return []*Node{y, Gradient(loss, x)[0]}
+				})
+				defer exec.Finalize()
+				exec.MustExec(x, v)
+				for b.Loop() {
+					exec.MustExec(x, v)
+				}
+			})
+		}
+	}
+}
