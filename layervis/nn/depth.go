@@ -36,9 +36,9 @@ func (c Conv2D) spaceToDepth(x, w, b *Node, k, stride [2]int) *Node {
 // sliced taps: for blocks of few values (C·s0·s1 ≤ 16), where the window
 // has enough taps (k0·k1 ≥ 4·s0·s1) to pay for the transposes to and from
 // blocks and the crop of the output. Measured (scripts/opprof.sh) on
-// ResNet's 7×7/2 stem over 3 channels, 49 taps: 6 ms less of a 35 ms step
-// of the stem alone at 224²; on MobileNetV3's 3×3/2 one (TF.js demo, 16
-// outputs), 9 taps: slower than sliced taps.
+// ResNet's 7×7/2 stem over 3 channels, 49 taps: 4–6 ms less of a 33–35 ms
+// step of the stem alone at 224² (2 cores); on MobileNetV3's 3×3/2 one
+// (TF.js demo, 16 outputs), 9 taps: slower than sliced taps.
 var depthPays = func(c int, k, stride [2]int) bool {
 	blocks := stride[0] * stride[1]
 	return c*blocks <= 16 && k[0] > stride[0] && k[1] > stride[1] && k[0]*k[1] >= 4*blocks
