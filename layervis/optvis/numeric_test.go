@@ -137,7 +137,8 @@ func thetaOf(m affine, w, h int) []float64 {
 }
 
 // TestResample checks the bilinear resampling of rotations, scales, shifts
-// and drawn standard transforms, and its gradient, against torch's
+// (some reading mostly outside the image) and drawn standard transforms,
+// and its gradient with respect to the images, against torch's
 // affine_grid + grid_sample.
 func TestResample(t *testing.T) {
 	const n, h, w = 2, 10, 14
@@ -151,6 +152,10 @@ func TestResample(t *testing.T) {
 		rotation(-7, w, h),
 		{a: 1 / 1.1, d: 1 / 1.1, tx: 0.7, ty: -1.3},
 		{a: 1, d: 1, tx: 3, ty: -2},
+		// Most of the output far outside the image: zoomed out 2.5×,
+		// shifted by more than the image.
+		{a: 2.5, d: 2.5, tx: -12, ty: -9},
+		{a: 1, d: 1, tx: -20, ty: 6.5},
 	}
 	s := newSampler(Standard(), n, h, w)
 	maps = append(maps, s.maps(rng)...)
