@@ -52,10 +52,7 @@ func BenchmarkRenderStep(b *testing.B) {
 func BenchmarkResample(b *testing.B) {
 	const n, h, w = 4, 128, 128
 	rng := rand.New(rand.NewPCG(1, 2))
-	img := make([]float32, n*3*h*w)
-	for i := range img {
-		img[i] = rng.Float32()
-	}
+	img := uniform(rng, n*3*h*w)
 	s := newSampler(Standard(), n, h, w)
 	exec := MustNewExec(backend.MustGet(), func(img, maps, r *Node) []*Node {
 		out := resample(img, maps)

@@ -24,6 +24,15 @@ func randn(rng *rand.Rand, n int) []float32 {
 	return out
 }
 
+// uniform returns n values drawn uniformly in [0, 1).
+func uniform(rng *rand.Rand, n int) []float32 {
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = rng.Float32()
+	}
+	return out
+}
+
 func flat(t *testing.T, x *tensors.Tensor) []float32 {
 	t.Helper()
 	v, err := tensors.CopyFlatData[float32](x)
@@ -143,10 +152,7 @@ func thetaOf(m affine, w, h int) []float64 {
 func TestResample(t *testing.T) {
 	const n, h, w = 2, 10, 14
 	rng := rand.New(rand.NewPCG(3, 4))
-	img := make([]float32, n*3*h*w)
-	for i := range img {
-		img[i] = rng.Float32()
-	}
+	img := uniform(rng, n*3*h*w)
 	maps := []affine{
 		rotation(30, w, h),
 		rotation(-7, w, h),
