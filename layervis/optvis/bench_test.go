@@ -2,8 +2,12 @@ package optvis
 
 import (
 	"context"
+	"math/rand/v2"
 	"testing"
 	"time"
+
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
+	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/torchvision"
@@ -38,5 +42,28 @@ func BenchmarkRenderStep(b *testing.B) {
 	}
 	if n > 0 {
 		b.ReportMetric(float64(total.Microseconds())/1000/float64(n), "ms/step")
+	}
+}
+
+// BenchmarkResample times resample and its gradient alone, at the render
+// step's size (4 images of 128², lucid's standard transforms); per op:
+//
+//	scripts/opprof.sh -shapes -run '^$' -bench Resample -benchtime 20x ./layervis/optvis/
+func BenchmarkResample(b *testing.B) {
+	const n, h, w = 4, 128, 128
+	rng := rand.New(rand.NewPCG(1, 2))
+	img := uniform(rng, n*3*h*w)
+	s := newSampler(Standard(), n, h, w)
+	exec := MustNewExec(backend.MustGet(), func(img, maps, r *Node) []*Node {
+		out := resample(img, maps)
+		return []*Node{out, Gradient(ReduceAllSum(Mul(out, r)), img)[0]}
+	})
+	r := tensors.FromFlatDataAndDimensions(randn(rng, n*3*h*w), n, 3, h, w)
+	x := tensors.FromFlatDataAndDimensions(img, n, 3, h, w)
+	for b.Loop() {
+		m := tensors.FromFlatDataAndDimensions(flatMaps(s.maps(rng)), n, 6)
+		for _, t := range exec.MustExec(x, m, r) {
+			t.FinalizeAll()
+		}
 	}
 }

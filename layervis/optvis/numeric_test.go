@@ -24,6 +24,15 @@ func randn(rng *rand.Rand, n int) []float32 {
 	return out
 }
 
+// uniform returns n values drawn uniformly in [0, 1).
+func uniform(rng *rand.Rand, n int) []float32 {
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = rng.Float32()
+	}
+	return out
+}
+
 func flat(t *testing.T, x *tensors.Tensor) []float32 {
 	t.Helper()
 	v, err := tensors.CopyFlatData[float32](x)
@@ -137,20 +146,22 @@ func thetaOf(m affine, w, h int) []float64 {
 }
 
 // TestResample checks the bilinear resampling of rotations, scales, shifts
-// and drawn standard transforms, and its gradient, against torch's
+// (some reading mostly outside the image) and drawn standard transforms,
+// and its gradient with respect to the images, against torch's
 // affine_grid + grid_sample.
 func TestResample(t *testing.T) {
 	const n, h, w = 2, 10, 14
 	rng := rand.New(rand.NewPCG(3, 4))
-	img := make([]float32, n*3*h*w)
-	for i := range img {
-		img[i] = rng.Float32()
-	}
+	img := uniform(rng, n*3*h*w)
 	maps := []affine{
 		rotation(30, w, h),
 		rotation(-7, w, h),
 		{a: 1 / 1.1, d: 1 / 1.1, tx: 0.7, ty: -1.3},
 		{a: 1, d: 1, tx: 3, ty: -2},
+		// Most of the output far outside the image: zoomed out 2.5×,
+		// shifted by more than the image.
+		{a: 2.5, d: 2.5, tx: -12, ty: -9},
+		{a: 1, d: 1, tx: -20, ty: 6.5},
 	}
 	s := newSampler(Standard(), n, h, w)
 	maps = append(maps, s.maps(rng)...)

@@ -10,6 +10,9 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
+
+	"github.com/layervis/layervis/layervis/backend"
+	"github.com/layervis/layervis/layervis/nn"
 )
 
 // Transform is a random augmentation applied to the images before the
@@ -248,10 +251,26 @@ func (s *sampler) maps(rng *rand.Rand) []affine {
 // align_corners false, where the area outside the image is [Fill]. The
 // sampling positions and weights are computed in the graph from the maps,
 // so a step's only random input is 6 numbers per image.
+//
+// The images are padded with 2 pixels of Fill on every side and laid out
+// NHWC, one row of channels per pixel. Each output pixel reads its 2×2
+// neighbourhood (its top-left neighbour clamped into the padding, so that
+// a neighbourhood outside the image reads Fill: no mask) as two rows of a
+// table of horizontal pixel pairs, and weighs the four pixels with one
+// batched product. The gradient is written out: the weights times the
+// output's gradient (a product again), summed into the pixel rows by one
+// scatter.
+//
+// On the pure-Go backend, whose gather copies element by element, a
+// float32 pairs table is gathered as float64 (two channels per element):
+// half the copies. Padding and shifts are concatenations, which copy
+// blocks (Pad copies element by element along a padded last axis).
 func resample(img, maps *Node) *Node {
 	g := img.Graph()
 	b, c, h, w := img.Shape().Dim(0), img.Shape().Dim(1), img.Shape().Dim(2), img.Shape().Dim(3)
 	o := maps.Shape().Dim(0)
+	n, hp, wp := o*h*w, h+4, w+4 // output pixels, padded size
+	rows := b * hp * wp
 	coef := func(i int) *Node { return Reshape(Slice(maps, AxisRange(), AxisElem(i)), o, 1, 1) }
 	grid := shapes.Make(maps.DType(), 1, h, w)
 	xs := AddScalar(Iota(g, grid, 2), 0.5)
@@ -261,29 +280,50 @@ func resample(img, maps *Node) *Node {
 	v := AddScalar(Add(Add(Mul(coef(2), xs), Mul(coef(3), ys)), coef(5)), -0.5)
 	x0, y0 := Floor(u), Floor(v)
 	fx, fy := Sub(u, x0), Sub(v, y0)
-	base := MulScalar(Mod(Iota(g, shapes.Make(maps.DType(), o, 1, 1), 0), Scalar(g, maps.DType(), b)), float64(h*w))
-	var idx, wts []*Node
-	for k := range 4 {
-		cx, cy := AddScalar(x0, float64(k%2)), AddScalar(y0, float64(k/2))
-		wx, wy := OneMinus(fx), OneMinus(fy)
-		if k%2 == 1 {
-			wx = fx
+	// Weights [n, 4] of the neighbours k = 2·dy + dx.
+	wx := Stack([]*Node{OneMinus(fx), fx}, -1) // [O, h, w, 2]
+	wy := Stack([]*Node{OneMinus(fy), fy}, -1)
+	weight := StopGradient(Reshape(Mul(InsertAxes(wy, -1), InsertAxes(wx, -2)), n, 4))
+	// Padded pixel of the top-left neighbour: a neighbourhood entirely
+	// outside the image is moved into the padding.
+	px := ConvertDType(AddScalar(ClipScalar(x0, -2, float64(w)), 2), dtypes.Int32)
+	py := ConvertDType(AddScalar(ClipScalar(y0, -2, float64(h)), 2), dtypes.Int32)
+	at := Add(MulScalar(py, float64(wp)), px)                                              // [O, h, w], in its image
+	src := Mod(Iota(g, shapes.Make(dtypes.Int32, o, 1, 1), 0), Scalar(g, dtypes.Int32, b)) // image shown
+	steps := func(v ...int32) *Node { return Const(g, [][][][]int32{{{v}}}) }
+	// Rows of the four neighbours among all padded pixels [n, 4, 1], and
+	// of the two pairs holding them [n, 2, 1]: pair q of an image holds its
+	// padded pixels q−1 and q (each image has hp·wp+1 pairs).
+	pixels := Reshape(Add(InsertAxes(Add(at, MulScalar(src, float64(hp*wp))), -1), steps(0, 1, int32(wp), int32(wp+1))), n, 4, 1)
+	pairs := Reshape(Add(InsertAxes(Add(at, MulScalar(src, float64(hp*wp+1))), -1), steps(1, int32(wp+1))), n, 2, 1)
+	wide := backend.IsGo(g.Backend()) && img.DType() == dtypes.Float32
+	side := PadAxis{Start: 2, End: 2}
+	fill := func(dims ...int) *Node { return BroadcastToDims(Scalar(g, img.DType(), Fill), dims...) }
+	padded := Concatenate([]*Node{fill(b, c, h, 2), img, fill(b, c, h, 2)}, 3)
+	padded = Reshape(Pad(padded, Scalar(g, img.DType(), Fill), PadAxis{}, PadAxis{}, side, PadAxis{}), b, c, hp*wp)
+	out := nn.WithInputGradient(padded, func(padded *Node) *Node {
+		// Pairs [b·(hp·wp+1), 2c]: the planes shifted by one pixel beside
+		// the planes, then one transpose to rows.
+		zero := Zeros(g, shapes.Make(padded.DType(), b, c, 1))
+		planes := Concatenate([]*Node{Concatenate([]*Node{zero, padded}, 2), Concatenate([]*Node{padded, zero}, 2)}, 1)
+		table := Reshape(TransposeAllAxes(planes, 0, 2, 1), b*(hp*wp+1), 2*c)
+		var nb *Node
+		if wide {
+			nb = Bitcast(Gather(Bitcast(Reshape(table, b*(hp*wp+1), c, 2), dtypes.Float64), pairs), dtypes.Float32)
+		} else {
+			nb = Gather(table, pairs)
 		}
-		if k/2 == 1 {
-			wy = fy
-		}
-		inside := LogicalAnd(
-			LogicalAnd(GreaterOrEqual(cx, ScalarZero(g, cx.DType())), LessThan(cx, Scalar(g, cx.DType(), w))),
-			LogicalAnd(GreaterOrEqual(cy, ScalarZero(g, cy.DType())), LessThan(cy, Scalar(g, cy.DType(), h))))
-		wts = append(wts, Where(inside, Mul(wx, wy), ZerosLike(wx)))
-		flatIdx := Add(Add(MulScalar(ClipScalar(cy, 0, float64(h-1)), float64(w)), ClipScalar(cx, 0, float64(w-1))), base)
-		idx = append(idx, ConvertDType(flatIdx, dtypes.Int32))
-	}
-	index := InsertAxes(Stack(idx, 3), -1)                // [O, h, w, 4, 1]
-	weight := StopGradient(InsertAxes(Stack(wts, 3), -1)) // [O, h, w, 4, 1]
-	flat := Reshape(TransposeAllAxes(AddScalar(img, -Fill), 0, 2, 3, 1), b*h*w, c)
-	out := ReduceSum(Mul(Gather(flat, index), weight), 3) // [O, h, w, c]
-	return AddScalar(TransposeAllAxes(out, 0, 3, 1, 2), Fill)
+		// Autodiff has no rule for the bitcasts, and its gradient of the
+		// product would transpose the neighbours' gradients.
+		nb = StopGradient(Reshape(nb, n, 4, c))
+		return DotGeneral(weight, []int{1}, []int{0}, nb, []int{1}, []int{0}) // [n, c]
+	}, func(v *Node) *Node {
+		// v [n, c] → the neighbours' gradients [n, 4, c], summed per pixel.
+		nb := DotGeneral(InsertAxes(weight, -1), []int{2}, []int{0}, InsertAxes(v, 1), []int{1}, []int{0})
+		d := ScatterSum(Zeros(g, shapes.Make(img.DType(), rows, c)), pixels, nb, false, false)
+		return TransposeAllAxes(Reshape(d, b, hp*wp, c), 0, 2, 1)
+	})
+	return TransposeAllAxes(Reshape(out, o, h, w, c), 0, 3, 1, 2)
 }
 
 // flatMaps returns maps as [len(maps) × 6] row-major (a, b, c, d, tx, ty),
