@@ -576,10 +576,12 @@ func untap(g *Graph, block func(t int, rows, cols [2]int) *Node, xShape shapes.S
 		}
 		y0, x0 := qy*stride[0]+a, qx*stride[1]+b
 		ny, nx := rows[1]-rows[0], cols[1]-cols[0]
-		return Pad(block(0, rows, cols), zero, compute.PadAxis{},
-			compute.PadAxis{Start: y0, End: n[0] - y0 - (ny-1)*stride[0] - 1, Interior: stride[0] - 1},
-			compute.PadAxis{Start: x0, End: n[1] - x0 - (nx-1)*stride[1] - 1, Interior: stride[1] - 1},
-			compute.PadAxis{})
+		py := compute.PadAxis{Start: y0, End: n[0] - y0 - (ny-1)*stride[0] - 1, Interior: stride[0] - 1}
+		px := compute.PadAxis{Start: x0, End: n[1] - x0 - (nx-1)*stride[1] - 1, Interior: stride[1] - 1}
+		if py == (compute.PadAxis{}) && px == (compute.PadAxis{}) {
+			return block(0, rows, cols) // a pad of nothing would be a copy on the pure-Go backend
+		}
+		return Pad(block(0, rows, cols), zero, compute.PadAxis{}, py, px, compute.PadAxis{})
 	}
 	phases := make([]*Node, stride[0]*stride[1])
 	for ky := range k[0] {

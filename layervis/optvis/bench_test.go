@@ -18,8 +18,10 @@ import (
 // lucid's standard transforms, a channel of ResNet-18's last stage
 // (random weights), Adam; on the configured backend (pure Go unless
 // GOMLX_BACKEND says otherwise). It reports ms/step, compilation and the
-// first step excluded. testdata/bench_step.py times the same step in
-// PyTorch:
+// first step excluded, for the step with true ReLU gradients ("true", every
+// step of a render after the first RedirectSteps, and what
+// testdata/bench_step.py times in PyTorch) and for the step with redirected
+// ones ("redirected", a render's first RedirectSteps steps):
 //
 //	go test -run '^$' -bench RenderStep -benchtime 20x ./layervis/optvis/
 //	/usr/bin/python3 layervis/optvis/testdata/bench_step.py --steps 20
@@ -28,20 +30,38 @@ func BenchmarkRenderStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var total time.Duration
-	var n int
-	_, err = Render(context.Background(), backend.MustGet(), m, Channel("layer4.1", 7)).
-		Size(128).Batch(4).Steps(b.N + 1).Progress(func(e Event) {
-		if e.Stage == StageOptimize && e.Step > 1 {
-			total += e.StepTime
-			n++
+	for _, redirected := range []bool{false, true} {
+		name := "true"
+		if redirected {
+			name = "redirected"
 		}
-	}).Done()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if n > 0 {
-		b.ReportMetric(float64(total.Microseconds())/1000/float64(n), "ms/step")
+		b.Run(name, func(b *testing.B) {
+			var total time.Duration
+			var n, wrong int
+			r := Render(context.Background(), backend.MustGet(), m, Channel("layer4.1", 7)).
+				Size(128).Batch(4).Steps(b.N + 1).RedirectReLU(0)
+			if redirected {
+				r = r.RedirectReLU(b.N + 1)
+			}
+			_, err := r.Progress(func(e Event) {
+				if e.Stage == StageOptimize && e.Step > 1 {
+					if e.Redirected != redirected {
+						wrong++
+					}
+					total += e.StepTime
+					n++
+				}
+			}).Done()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if wrong > 0 {
+				b.Fatalf("%d of %d steps took the other gradient (redirected %v wanted)", wrong, n, redirected)
+			}
+			if n > 0 {
+				b.ReportMetric(float64(total.Microseconds())/1000/float64(n), "ms/step")
+			}
+		})
 	}
 }
 
