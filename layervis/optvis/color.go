@@ -50,8 +50,14 @@ func Recorrelate(t *Node) *Node {
 			flat = append(flat, float32(m[i][j]))
 		}
 	}
-	mat := Reshape(Const(t.Graph(), flat), 3, 3)
-	return Einsum("ij,bjhw->bihw", mat, t)
+	// One product per image, [3,3]·[3, H·W], batched over the images: the
+	// result is already [B, 3, H·W], where an einsum over the channel axis
+	// would transpose the planes to pixels and back (copies on the pure-Go
+	// backend).
+	d := t.Shape().Dimensions
+	mat := BroadcastToDims(Reshape(Const(t.Graph(), flat), 1, 3, 3), d[0], 3, 3)
+	rgb := DotGeneral(mat, []int{2}, []int{0}, Reshape(t, d[0], d[1], -1), []int{1}, []int{0})
+	return Reshape(rgb, d...)
 }
 
 // decorrelate is the inverse of Recorrelate on host pixels: it maps one RGB

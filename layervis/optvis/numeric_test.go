@@ -99,25 +99,39 @@ func TestFreqScale(t *testing.T) {
 }
 
 // TestRecorrelate checks the colour map against lucid's published matrix
-// (color_correlation_svd_sqrt) normalized by its largest column norm, and
-// that decorrelate inverts it.
+// (color_correlation_svd_sqrt) normalized by its largest column norm, at
+// every pixel, its gradient (the transposed matrix applied to the incoming
+// gradient, pixel by pixel), and that decorrelate inverts it.
 func TestRecorrelate(t *testing.T) {
 	published := [3][3]float64{{0.26, 0.09, 0.02}, {0.27, 0.00, -0.05}, {0.27, -0.09, 0.03}}
 	maxNorm := math.Sqrt(0.26*0.26 + 0.27*0.27 + 0.27*0.27) // column 0 is the longest
 	b := backend.MustGet()
-	// Image j of the batch is the unit colour vector e_j at every pixel.
+	// Image j of the batch is the colour vector (p+1)·e_j at pixel p; the
+	// incoming gradient is (p+1)·e_j too.
 	in := make([]float32, 3*3*2*2)
 	for j := range 3 {
 		for p := range 4 {
-			in[(j*3+j)*4+p] = 1
+			in[(j*3+j)*4+p] = float32(p + 1)
 		}
 	}
-	got := flat(t, MustExecOnce(b, Recorrelate, tensors.FromFlatDataAndDimensions(in, 3, 3, 2, 2)))
+	x := tensors.FromFlatDataAndDimensions(in, 3, 3, 2, 2)
+	res := MustExecOnceN(b, func(x *Node) []*Node {
+		y := Recorrelate(x)
+		return []*Node{y, Gradient(ReduceAllSum(Mul(y, StopGradient(x))), x)[0]}
+	}, x)
+	got, grad := flat(t, res[0]), flat(t, res[1])
 	for j := range 3 {
-		for i := range 3 {
-			want := published[i][j] / maxNorm
-			if v := got[(j*3+i)*4]; math.Abs(float64(v)-want) > 1e-6 {
-				t.Errorf("M[%d][%d] = %.6f, want %.6f", i, j, v, want)
+		for p := range 4 {
+			for i := range 3 {
+				want := float64(p+1) * published[i][j] / maxNorm
+				if v := got[(j*3+i)*4+p]; math.Abs(float64(v)-want) > 1e-6 {
+					t.Errorf("image %d pixel %d: channel %d = %.6f, want (p+1)·M[%d][%d] = %.6f", j, p, i, v, i, j, want)
+				}
+				// d/dx_i of Σ_k y_k·g_k with g = (p+1)·e_j: (p+1)·M[j][i].
+				wantG := float64(p+1) * published[j][i] / maxNorm
+				if v := grad[(j*3+i)*4+p]; math.Abs(float64(v)-wantG) > 1e-6 {
+					t.Errorf("image %d pixel %d: gradient %d = %.6f, want (p+1)·M[%d][%d] = %.6f", j, p, i, v, j, i, wantG)
+				}
 			}
 		}
 	}
