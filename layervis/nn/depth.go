@@ -92,9 +92,11 @@ func (d depthLayout) patches(g shiftGrid, x *Node) *Node {
 	span := [2]int{d.kq[0] - 1, d.kq[1] - 1}
 	rows := make([]*Node, s0) // per block row, its column taps shifted: [blocks+span1, k1·C]
 	for a := range s0 {
-		row := z
+		var row *Node // block row a of every block, [blocks, s1·C]
 		if s0 > 1 {
 			row = Reshape(Slice(z, AxisElem(a)), n, s1*c)
+		} else {
+			row = Reshape(z, n, s1*c) // the only one: no slice (a copy)
 		}
 		var cut *Node // the block's first columns, for the last tap
 		cols := make([]*Node, d.kq[1])

@@ -33,6 +33,7 @@ func TestSpaceToDepth(t *testing.T) {
 		{"4x4/2 valid odd b2", 2, 9, 11, 3, 4, 4, 3, Conv2D{Stride: [2]int{2, 2}}},
 		{"4x4/2 pad1 b1", 1, 9, 8, 1, 4, 4, 2, Conv2D{Stride: [2]int{2, 2}, Pad: SymmetricPad(1)}},
 		{"5x3/(2,1) asym b2", 2, 9, 7, 3, 5, 3, 3, Conv2D{Stride: [2]int{2, 1}, Pad: [2][2]int{{1, 3}, {0, 2}}}},
+		{"3x5/(1,2) pad1 b2", 2, 8, 9, 2, 3, 5, 3, Conv2D{Stride: [2]int{1, 2}, Pad: SymmetricPad(1)}},
 		{"5x5/3 pad2 b1", 1, 13, 14, 1, 5, 5, 3, Conv2D{Stride: [2]int{3, 3}, Pad: SymmetricPad(2)}},
 		{"3x3/2 bottom-heavy b2", 2, 7, 8, 3, 3, 3, 2, Conv2D{Stride: [2]int{2, 2}, Pad: [2][2]int{{0, 4}, {1, 3}}}},
 	}
