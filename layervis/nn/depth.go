@@ -109,8 +109,7 @@ func (d depthLayout) patches(g shiftGrid, x *Node) *Node {
 				vals = cut
 			}
 			lead := span[1] - q
-			cols[q] = concatRows(zeroRows(vals, lead, vals.Shape().Dim(1)), vals,
-				zeroRows(vals, span[1]-lead, vals.Shape().Dim(1)))
+			cols[q] = shiftRows(vals, lead, n+span[1])
 		}
 		rows[a] = cols[0]
 		if len(cols) > 1 {
@@ -121,8 +120,7 @@ func (d depthLayout) patches(g shiftGrid, x *Node) *Node {
 	for ky := range d.k[0] {
 		r := rows[ky%s0]
 		lead := (span[0] - ky/s0) * g.wq
-		parts[ky] = concatRows(zeroRows(r, lead, r.Shape().Dim(1)), r,
-			zeroRows(r, g.m-lead-r.Shape().Dim(0), r.Shape().Dim(1)))
+		parts[ky] = shiftRows(r, lead, g.m)
 	}
 	if len(parts) == 1 {
 		return parts[0]

@@ -156,13 +156,12 @@ func (g shiftGrid) taps(x *Node, k, dil [2]int) []*Node {
 			compute.PadAxis{End: g.ph}, compute.PadAxis{})
 	}
 	flat := Reshape(x, -1, c)
-	n := flat.Shape().Dim(0)
 	cols := make([]*Node, 0, k[0]*k[1])
 	for ky := range k[0] {
 		for kx := range k[1] {
 			// Row r of the tap is row r+off of flat: lead zero rows, then flat.
 			lead := -g.off(ky, kx, dil)
-			cols = append(cols, concatRows(zeroRows(x, lead, c), flat, zeroRows(x, g.m-lead-n, c)))
+			cols = append(cols, shiftRows(flat, lead, g.m))
 		}
 	}
 	return cols
@@ -177,7 +176,7 @@ func (g shiftGrid) crop(y *Node, packed bool) *Node {
 	}
 	n := y.Shape().Dim(1)
 	imgs, hy := g.rows()
-	y = concatRows(y, zeroRows(y, imgs*hy*g.wq-g.m, n))
+	y = shiftRows(y, 0, imgs*hy*g.wq)
 	y = Reshape(y, imgs, hy, g.wq, n)
 	y = Slice(y, AxisRange(0, g.b), AxisRange(g.ai, g.ai+g.ho), AxisRange(g.aj, g.aj+g.wo), AxisRange())
 	if packed {
@@ -236,7 +235,7 @@ func (g shiftGrid) onGrid(v *Node) *Node {
 		compute.PadAxis{Start: g.ai, End: hy - g.ai - g.ho},
 		compute.PadAxis{Start: g.aj, End: g.wq - g.aj - g.wo}, compute.PadAxis{})
 	v = Reshape(v, g.b*hy*g.wq, n)
-	return concatRows(v, zeroRows(v, g.m-v.Shape().Dim(0), n))
+	return shiftRows(v, 0, g.m)
 }
 
 // rows returns the shape of the grid crop views the product's rows as:
@@ -249,19 +248,22 @@ func (g shiftGrid) rows() (imgs, hy int) {
 	return (g.m + hy*g.wq - 1) / (hy * g.wq), hy
 }
 
-// zeroRows returns n rows [n, c] of zeros of like's dtype, nil if n is 0.
-func zeroRows(like *Node, n, c int) *Node {
-	if n == 0 {
-		return nil
+// shiftRows returns x [n, c] moved down by lead rows of zeros and followed
+// by zeros to rows rows in all, [rows, c]: a concatenation, which the
+// pure-Go backend copies by whole blocks (a slice would copy element by
+// element).
+func shiftRows(x *Node, lead, rows int) *Node {
+	n, c := x.Shape().Dim(0), x.Shape().Dim(1)
+	zeros := func(n int) *Node { return Zeros(x.Graph(), shapes.Make(x.DType(), n, c)) }
+	parts := []*Node{x}
+	if lead != 0 {
+		parts = append([]*Node{zeros(lead)}, parts...)
 	}
-	return Zeros(like.Graph(), shapes.Make(like.DType(), n, c))
-}
-
-// concatRows concatenates the non-nil nodes along axis 0.
-func concatRows(parts ...*Node) *Node {
-	parts = slices.DeleteFunc(parts, func(p *Node) bool { return p == nil })
+	if tail := rows - lead - n; tail != 0 {
+		parts = append(parts, zeros(tail))
+	}
 	if len(parts) == 1 {
-		return parts[0]
+		return x
 	}
 	return Concatenate(parts, 0)
 }
