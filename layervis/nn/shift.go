@@ -242,7 +242,7 @@ func (g shiftGrid) onGrid(v *Node) *Node {
 // imgs images of hy rows of g.wq pixels, at least g.m rows in all.
 func (g shiftGrid) rows() (imgs, hy int) {
 	if g.b == 1 {
-		return 1, max((g.m+g.wq-1)/g.wq, g.ai+g.ho)
+		return 1, g.m / g.wq // newShiftGrid made g.m whole rows, past the output's last
 	}
 	hy = g.h + g.pv
 	return (g.m + hy*g.wq - 1) / (hy * g.wq), hy
