@@ -128,8 +128,8 @@ func channelwise(v, x *Node) *Node {
 // transposed kernel) would otherwise be computed as the step starts and held
 // until used: on ResNet-152 at 512², one image, the step's peak resident
 // set was 2.5 GB without this and 1.8 GB with it. It is a scheduling
-// barrier, which passes v on without a copy where it is v's last use (an
-// added zero, as before, was a pass over v); gradients reach v, not x.
+// barrier, which passes v on without a copy where it is v's last use;
+// gradients reach v, not x.
 func after(v, x *Node) *Node {
 	if !backend.IsGo(x.Graph().Backend()) {
 		return v
