@@ -290,12 +290,17 @@ func resample(img, maps *Node) *Node {
 	py := ConvertDType(AddScalar(ClipScalar(y0, -2, float64(h)), 2), dtypes.Int32)
 	at := Add(MulScalar(py, float64(wp)), px)                                              // [O, h, w], in its image
 	src := Mod(Iota(g, shapes.Make(dtypes.Int32, o, 1, 1), 0), Scalar(g, dtypes.Int32, b)) // image shown
-	steps := func(v ...int32) *Node { return Const(g, [][][][]int32{{{v}}}) }
+	// rowsAt returns each output pixel's rows [n, len(offs), 1] in a table
+	// of per rows an image: its image's first row, plus at, plus offs.
+	rowsAt := func(per int, offs ...int32) *Node {
+		first := InsertAxes(Add(at, MulScalar(src, float64(per))), -1)
+		return Reshape(Add(first, Const(g, [][][][]int32{{{offs}}})), n, len(offs), 1)
+	}
 	// Rows of the four neighbours among all padded pixels [n, 4, 1], and
 	// of the two pairs holding them [n, 2, 1]: pair q of an image holds its
 	// padded pixels q−1 and q (each image has hp·wp+1 pairs).
-	pixels := Reshape(Add(InsertAxes(Add(at, MulScalar(src, float64(hp*wp))), -1), steps(0, 1, int32(wp), int32(wp+1))), n, 4, 1)
-	pairs := Reshape(Add(InsertAxes(Add(at, MulScalar(src, float64(hp*wp+1))), -1), steps(1, int32(wp+1))), n, 2, 1)
+	pixels := rowsAt(hp*wp, 0, 1, int32(wp), int32(wp+1))
+	pairs := rowsAt(hp*wp+1, 1, int32(wp+1))
 	wide := backend.IsGo(g.Backend()) && img.DType() == dtypes.Float32
 	side := PadAxis{Start: 2, End: 2}
 	fill := func(dims ...int) *Node { return BroadcastToDims(Scalar(g, img.DType(), Fill), dims...) }
