@@ -97,10 +97,10 @@ func TestPaste(t *testing.T) {
 // up to 8e-4. Over learning rates 25–50 such an iteration came up in 3
 // runs of 8, with either of two summation orders of the 3×3 convolutions'
 // products (the other: each product as two half-depth products, added), so
-// each run may have one such iteration (at most 5% of the values off). A real difference between micro-batches
-// (another image's features, a term scaled by the wrong count) shows in
-// every iteration, and TestMicroBatchGradient checks each step's gradient
-// and terms to 1e-5.
+// each run may have one such iteration (at most 5% of the values off). A
+// real difference between micro-batches (another image's features, a term
+// scaled by the wrong count) shows in every iteration, and
+// TestMicroBatchGradient checks each step's gradient and terms to 1e-5.
 func TestMicroBatches(t *testing.T) {
 	in := t.TempDir()
 	writeSyntheticImages(t, in, 6)
