@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/gomlx/compute"
@@ -841,5 +842,62 @@ func TestShiftedDepthwise(t *testing.T) {
 				t.Errorf("%d large slices in the graph (shifted %v)", big, tc.shifted)
 			}
 		})
+	}
+}
+
+// TestWeightsFirst checks the input gradients built as a product by the
+// kernel first (timesT) against graph.Convolve's, with weightsFirstPays
+// forced each way (1×1 and strided convolutions take that product), and
+// weightsFirstPays's choice on ResNet-50's products at 224², batch 1.
+func TestWeightsFirst(t *testing.T) {
+	b := backend.MustGet()
+	rng := rand.New(rand.NewPCG(11, 12))
+	pays := weightsFirstPays
+	defer func() { weightsFirstPays = pays }()
+	cases := []convCase{
+		{"1x1", 5, 6, 7, 1, 3, Conv2D{}},
+		{"1x1/2", 7, 6, 4, 1, 5, Conv2D{Stride: [2]int{2, 2}}},
+		{"3x3/2 pad1", 9, 8, 3, 3, 4, Conv2D{Stride: [2]int{2, 2}, Pad: SymmetricPad(1)}},
+	}
+	for _, tc := range cases {
+		x := randTensor(rng, 2, tc.h, tc.w, tc.cin)
+		w := randTensor(rng, tc.k, tc.k, tc.cin, tc.cout)
+		want := convRun(t, b, Standard, tc.conv, x, w)
+		for _, first := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s first=%v", tc.name, first), func(t *testing.T) {
+				asked := 0
+				weightsFirstPays = func(int, int, int) bool { asked++; return first }
+				got := convRun(t, b, Im2col, tc.conv, x, w)
+				if asked == 0 && backend.IsGo(b) {
+					t.Error("the input gradient did not ask weightsFirstPays")
+				}
+				for i, what := range []string{"value", "input gradient", "kernel gradient"} {
+					if d := relDiff(got[i], want[i]); d > 1e-5 || len(got[i]) != len(want[i]) {
+						t.Errorf("%s: im2col vs standard rel diff %.3g (%d values, want %d)", what, d, len(got[i]), len(want[i]))
+					}
+				}
+			})
+		}
+	}
+	weightsFirstPays = pays
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	for _, tc := range []struct {
+		name         string
+		rows, m, n   int
+		procs        int
+		weightsFirst bool
+	}{
+		{"layer3 conv3 (one core)", 196, 256, 1024, 2, true},
+		{"layer4 conv3 (one core)", 49, 512, 2048, 2, true},
+		{"one core anyway", 49, 512, 2048, 1, false},
+		{"layer1 (rows split already)", 3136, 64, 256, 2, false},
+		{"layer4 conv1 (columns split already)", 49, 2048, 512, 2, false},
+		{"few channels to add (the transpose costs more)", 196, 256, 64, 2, false},
+		{"too few rows to split", 8, 40, 4096, 2, false},
+	} {
+		runtime.GOMAXPROCS(tc.procs)
+		if got := weightsFirstPays(tc.rows, tc.m, tc.n); got != tc.weightsFirst {
+			t.Errorf("%s: weightsFirstPays(%d, %d, %d) with %d procs = %v, want %v", tc.name, tc.rows, tc.m, tc.n, tc.procs, got, tc.weightsFirst)
+		}
 	}
 }
