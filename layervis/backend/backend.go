@@ -14,12 +14,14 @@
 // TF32 by default, as PyTorch does for convolutions: [PrecisionEnvVar]
 // ("fast", the default, or "exact") chooses; see [Precision].
 //
-// The pure-Go backend runs the ops of a computation one at a time (each op
-// parallel inside; option ops_sequential) unless the configuration names
-// ops_parallel or ops_dynamic, which run independent ops in parallel. Those
-// get an unbounded worker pool: with compute v0.1.6's bounded one, two large
-// matrix products running in parallel can deadlock (see newGo). [Describe]
-// says which.
+// The pure-Go backend runs independent ops of a computation side by side
+// (compute's ops_dynamic: while no other computation runs; ops_parallel:
+// always) unless the configuration names ops_sequential, one op at a time.
+// Only its matrix products use several cores inside, so [Branches] tells
+// graph builders into how many independent branches to split a batch. The
+// parallel modes get an unbounded worker pool: with compute v0.1.6's
+// bounded one, two large matrix products running in parallel can deadlock
+// (see newGo). [Describe] says which mode runs.
 //
 // The pure-Go backend is only fast when the binary was built with
 // GOEXPERIMENT=simd (the Makefile and the notebook kernel set it);
@@ -31,6 +33,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -221,9 +224,7 @@ var precisions sync.Map // compute.Backend → Precision
 
 // newGo starts the pure-Go backend with the options opts (see goOptions).
 //
-// Running ops in parallel was slower than one at a time on a 2-core machine
-// (the render benchmark of optvis, 465–485 against 352–434 ms per step,
-// measured while other jobs ran); compute v0.1.6's pure-Go backend runs each ready op, and each worker of a
+// compute v0.1.6's pure-Go backend runs each ready op, and each worker of a
 // matrix product, as a task of one pool bounded to 2·GOMAXPROCS tasks. A
 // matrix product's Saturate waits, holding its task, for free slots; when
 // the ops holding every slot are matrix products, all wait for ever. With
@@ -256,11 +257,29 @@ func newGo(config, opts string) (compute.Backend, error) {
 		return newGo(config, opts+",ops_sequential")
 	}
 	goModes.Store(b, mode)
+	parallelOps.Store(b, true)
 	return b, nil
 }
 
 // goModes holds how each pure-Go backend runs ops, for Describe.
 var goModes sync.Map // compute.Backend → string
+
+// parallelOps holds the pure-Go backends that run independent ops side by
+// side.
+var parallelOps sync.Map // compute.Backend → true
+
+// Branches returns how many independent branches a graph on b is best
+// built in, where its work splits that way (the images of a batch): on the
+// pure-Go backend running independent ops side by side, GOMAXPROCS, since
+// it runs every op but a matrix product on one core, so that one branch's
+// ops run beside another's; otherwise 1 (XLA schedules a graph itself, and
+// one op at a time gains nothing from branches).
+func Branches(b compute.Backend) int {
+	if _, ok := parallelOps.Load(b); !ok {
+		return 1
+	}
+	return runtime.GOMAXPROCS(0)
+}
 
 // pool is the part of compute's worker pool (gobackend's Workers) that
 // layervis sets.
@@ -294,14 +313,13 @@ func unboundWorkers(b compute.Backend) bool {
 	return p.MaxParallelism() == -1
 }
 
-// goOptions returns the pure-Go backend's options: opts with
-// "ops_sequential" added unless they choose an execution mode
-// ("ops_sequential", "ops_parallel", or "ops_dynamic", the backend's own
-// default, which is dropped), and whether the worker pool is to be made
-// unbounded: unless opts set "parallelism".
+// goOptions returns the pure-Go backend's options: opts without
+// "ops_dynamic", the backend's own default mode (unless they choose
+// "ops_sequential" or "ops_parallel"), and whether the worker pool is to be
+// made unbounded: unless opts set "parallelism".
 func goOptions(opts string) (string, bool) {
 	var keep []string
-	mode := "ops_sequential"
+	mode := ""
 	unbounded := true
 	for _, o := range strings.Split(opts, ",") {
 		switch {

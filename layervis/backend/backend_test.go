@@ -3,6 +3,7 @@ package backend
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -113,8 +114,8 @@ func TestGoOptions(t *testing.T) {
 		in, want  string
 		unbounded bool
 	}{
-		{"", "ops_sequential", true},
-		{"parallelism=2", "parallelism=2,ops_sequential", false},
+		{"", "", true},
+		{"parallelism=2", "parallelism=2", false},
 		{"ops_parallel", "ops_parallel", true},
 		{"ops_dynamic", "", true},
 		{"ops_sequential,parallelism=3", "parallelism=3,ops_sequential", false},
@@ -146,16 +147,19 @@ func TestLocal(t *testing.T) {
 // TestGoExecutor checks how each pure-Go configuration runs ops, that
 // Describe says so, and that the parallel ones get an unbounded worker pool
 // unless the configuration bounds it (optvis's TestNoDeadlock runs, under
-// a timeout, the graph that deadlocks a bounded one).
+// a timeout, the graph that deadlocks a bounded one), and that Branches
+// asks the parallel ones for a branch per core.
 func TestGoExecutor(t *testing.T) {
 	for _, c := range []struct {
 		config, mode string
 		max          int // the worker pool's bound; 0: not checked
+		parallel     bool
 	}{
-		{"go", "ops one at a time", 0},
-		{"go:ops_parallel", "ops in parallel, workers unbounded", -1},
-		{"go:ops_dynamic", "ops in parallel when one computation runs, else one at a time, workers unbounded", -1},
-		{"go:ops_parallel,parallelism=3", "workers bounded (can deadlock)", 3},
+		{"go", "ops in parallel when one computation runs, else one at a time, workers unbounded", -1, true},
+		{"go:ops_sequential", "ops one at a time", 0, false},
+		{"go:ops_parallel", "ops in parallel, workers unbounded", -1, true},
+		{"go:ops_dynamic", "ops in parallel when one computation runs, else one at a time, workers unbounded", -1, true},
+		{"go:ops_parallel,parallelism=3", "workers bounded (can deadlock)", 3, true},
 	} {
 		b, err := New(c.config)
 		if err != nil {
@@ -170,6 +174,13 @@ func TestGoExecutor(t *testing.T) {
 		}
 		if c.max != 0 && p.MaxParallelism() != c.max {
 			t.Errorf("%s: worker pool bound %d, want %d", c.config, p.MaxParallelism(), c.max)
+		}
+		want := 1
+		if c.parallel {
+			want = runtime.GOMAXPROCS(0)
+		}
+		if got := Branches(b); got != want {
+			t.Errorf("Branches(%s) = %d, want %d", c.config, got, want)
 		}
 		b.Finalize()
 	}

@@ -7,7 +7,53 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/layervis/layervis/layervis/backend"
 )
+
+// Separable is implemented by models that can tell whether the named
+// layers compute each image of a batch from that image alone, the batch
+// their first axis: then [Build] may build a batch in independent parts.
+type Separable interface {
+	Separable(layers ...string) bool
+}
+
+// Build returns m.Build(x, layers...) for the NCHW batch x, built in as
+// many independent parts as [backend.Branches] says (see buildParts). On
+// the pure-Go backend running ops in parallel, each part's ops then run
+// beside the others': in one graph, every op but the matrix products would
+// run on one core. Like m.Build it panics on unknown layers.
+func Build(m Model, x *Node, layers ...string) []*Node {
+	return buildParts(m, x, backend.Branches(x.Graph().Backend()), layers...)
+}
+
+// buildParts returns m.Build(x, layers...) for the NCHW batch x, built, if
+// m is [Separable] for these layers, as up to parts independent batches of
+// whole images (at most one per image), whose activations it concatenates.
+// Where a part's activation turns out not to have that part's images first,
+// it builds the batch whole.
+func buildParts(m Model, x *Node, parts int, layers ...string) []*Node {
+	n := x.Shape().Dim(0)
+	parts = min(n, parts)
+	if s, ok := m.(Separable); !ok || parts <= 1 || !s.Separable(layers...) {
+		return m.Build(x, layers...)
+	}
+	acts := make([][]*Node, len(layers))
+	for p := range parts {
+		lo, hi := p*n/parts, (p+1)*n/parts
+		for i, a := range m.Build(Slice(x, AxisRange(lo, hi)), layers...) {
+			if a.Rank() == 0 || a.Shape().Dim(0) != hi-lo {
+				return m.Build(x, layers...)
+			}
+			acts[i] = append(acts[i], a)
+		}
+	}
+	out := make([]*Node, len(layers))
+	for i, a := range acts {
+		out[i] = Concatenate(a, 0)
+	}
+	return out
+}
 
 // Activations runs m on the NCHW batch x (network input, normalized) and
 // returns the named layers' activations (NCHW).
@@ -16,7 +62,7 @@ func Activations(b compute.Backend, m Model, x *tensors.Tensor, layers ...string
 		return nil, err
 	}
 	exec, err := model.NewExec(b, m.Store(), func(_ *model.Scope, x *Node) []*Node {
-		return m.Build(x, layers...)
+		return Build(m, x, layers...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", m.Name(), err)
@@ -36,7 +82,7 @@ func MeanGradient(b compute.Backend, m Model, x *tensors.Tensor, layer string) (
 		return nil, nil, err
 	}
 	exec, err := model.NewExec(b, m.Store(), func(_ *model.Scope, x *Node) (*Node, *Node) {
-		a := m.Build(x, layer)[0]
+		a := Build(m, x, layer)[0]
 		return a, Gradient(ReduceAllMean(a), x)[0]
 	})
 	if err != nil {

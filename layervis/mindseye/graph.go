@@ -42,6 +42,18 @@ type netSpec struct {
 	persistent         bool // keep the momentum buffer across steps
 	jitter             bool // paste the input images into a canvas
 	withGrad           bool // also output the raw input gradient (tests)
+	// whole builds the network for the batch as one graph rather than in
+	// backend.Branches parts (see cnn.Build): graphPeak simulates one op at
+	// a time, and the parts' peaks add up when they run side by side.
+	whole bool
+}
+
+// build returns the network's activations at layers for x.
+func (s *netSpec) build(x *Node, layers ...string) []*Node {
+	if s.whole {
+		return s.m.Build(x, layers...)
+	}
+	return cnn.Build(s.m, x, layers...)
 }
 
 // specFor returns the computation cfg describes for k images.
@@ -98,10 +110,10 @@ func (s *netSpec) toPixels(z *Node) *Node { return s.levels().Quantize(z) }
 // layers builds the target's pooled activation and the penalty layer.
 func (s *netSpec) layers(x *Node) (a, p *Node) {
 	if s.target == s.penalty {
-		t := s.m.Build(x, s.target)[0]
+		t := s.build(x, s.target)[0]
 		return optvis.Pooled(t), t
 	}
-	out := s.m.Build(x, s.target, s.penalty)
+	out := s.build(x, s.target, s.penalty)
 	return optvis.Pooled(out[0]), out[1]
 }
 
@@ -239,5 +251,5 @@ func paste(canvas, pixels, ox, oy *Node) *Node {
 
 // featuresFn returns the pooled target activations of pixels [B, H, W, 3].
 func (s *netSpec) featuresFn(_ *model.Scope, pixels *Node) *Node {
-	return optvis.Pooled(s.m.Build(s.toModel(s.toStep(pixels)), s.target)[0])
+	return optvis.Pooled(s.build(s.toModel(s.toStep(pixels)), s.target)[0])
 }

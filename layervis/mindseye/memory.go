@@ -61,6 +61,9 @@ func estimateMemory(b compute.Backend, spec *netSpec, size, c, cs int) (memoryMo
 // stepPeak returns graphPeak of the step for n images of size² (cs: the
 // jitter canvas, with spec.jitter).
 func stepPeak(b compute.Backend, spec *netSpec, n, size, c, cs int) (peak int64, err error) {
+	whole := *spec
+	whole.whole = true
+	spec = &whole
 	var outs []*Node
 	exec, err := model.NewExec(b, spec.m.Store(), func(s *model.Scope, in []*Node) []*Node {
 		outs = spec.stepFn(s, in)

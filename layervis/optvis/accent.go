@@ -199,7 +199,7 @@ func Keep(m cnn.Model, layer string, photos ...*photo.RGB) Objective {
 		img := a[ImageLayer]
 		checkPhotos(name, img, photos)
 		in := m.Input()
-		outs := m.Build(toModel(Concatenate([]*Node{img, photoBatch(img.Graph(), photos)}, 0), in), layer)
+		outs := cnn.Build(m, toModel(Concatenate([]*Node{img, photoBatch(img.Graph(), photos)}, 0), in), layer)
 		x := outs[0]
 		n := len(photos)
 		d := Sub(Slice(x, AxisRange(0, n)), StopGradient(Slice(x, AxisRange(n, 2*n))))
@@ -368,7 +368,7 @@ func modelLayers(o Objective) []string {
 func modelActs(m cnn.Model, img *Node, o Objective) Acts {
 	a := Acts{ImageLayer: img}
 	if ls := modelLayers(o); len(ls) > 0 {
-		for i, x := range m.Build(toModel(img, m.Input()), ls...) {
+		for i, x := range cnn.Build(m, toModel(img, m.Input()), ls...) {
 			a[ls[i]] = x
 		}
 	}

@@ -106,7 +106,7 @@
 // compute v0.1.6's pure-Go backend can deadlock when two large matrix
 // products run in parallel, which the DFT products of the Fourier
 // parameterizations trigger, when its worker pool is bounded. layervis/backend
-// runs the ops one at a time by default (ops_sequential) and gives the
-// parallel modes (ops_parallel, ops_dynamic) an unbounded pool; a test runs
-// a graph of that shape under a timeout in each.
+// gives the parallel modes (ops_dynamic, the default, and ops_parallel) an
+// unbounded pool; a test runs a graph of that shape under a timeout in each
+// mode.
 package optvis

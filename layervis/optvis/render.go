@@ -464,7 +464,7 @@ func (g *graphs) terms(img, x *Node, groups int) []*Node {
 	}
 	var outs []*Node
 	if len(layers) > 0 {
-		outs = g.r.m.Build(toModel(x, g.r.m.Input()), layers...)
+		outs = cnn.Build(g.r.m, toModel(x, g.r.m.Input()), layers...)
 	}
 	b := img.Shape().Dim(0)
 	terms := g.r.obj.Terms()

@@ -133,6 +133,22 @@ func TestDemoMatchesTFJS(t *testing.T) {
 	}
 }
 
+// TestDemoSeparable checks that the demo's layers that the examples and
+// notebooks use are per image (cnn.Build then builds a batch in parts), and
+// that its detection decoding, which gathers over the batch, is not.
+func TestDemoSeparable(t *testing.T) {
+	m := requireDemo(t)
+	for _, l := range []string{"tower_0/MobilenetV3/expanded_conv_9/add", "tower_0/extern1/hard_swish/mul_1",
+		"tower_0/CenternetHead/Relu_2", demoClassLogits} {
+		if !m.Separable(l) {
+			t.Errorf("Separable(%q) = false, want true", l)
+		}
+	}
+	if m.Separable("tower_0/Reshape") {
+		t.Error(`Separable("tower_0/Reshape") = true, want false`)
+	}
+}
+
 // TestDemoFindsAnimals checks the detector on real photos at 512×512: the
 // spatial maximum of the right class logit ranks in the top 5 of 80.
 func TestDemoFindsAnimals(t *testing.T) {

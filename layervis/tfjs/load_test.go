@@ -502,3 +502,68 @@ func replace(t *testing.T, p, old, new string) {
 	}
 	writeFile(t, p, []byte(strings.Replace(string(b), old, new, 1)))
 }
+
+// TestSeparable checks which layers of the every-op model Separable calls
+// per image, and that each of those computes a batch of two images as the
+// two images one at a time (cnn.Build's split), to rounding.
+func TestSeparable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	path, layers := opsModel(t, rng)
+	m, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixing := map[string]bool{ // reshapes, transposes, products, softmax, negative axes
+		"matmul": true, "matmul_t": true, "fmatmul": true, "softmax": true, "sum": true, "min": true,
+		"reshape": true, "transpose": true, "squeeze": true, "expand": true, "identity": true,
+	}
+	for _, l := range []string{"c1", "d1", "se", "cat", "up", "maxpool", "pad", "padv2", "bn", "addn", "gap", "max"} {
+		if !m.Separable(l) {
+			t.Errorf("Separable(%q) = false, want true", l)
+		}
+	}
+	x := make([]float32, 2*8*8*3)
+	for i := range x {
+		x[i] = rng.Float32()*2 - 1
+	}
+	in := nhwcToNCHW(x, 2, 8, 8, 3)
+	for _, l := range layers {
+		if _, ok := opTable[m.g.nodes[m.g.index[l]].op]; !ok {
+			continue
+		}
+		sep := m.Separable(l)
+		if sep == mixing[l] {
+			t.Errorf("Separable(%q) = %v", l, sep)
+		}
+		if !sep || !m.Separable(l, "c1") || m.Separable(l, "reshape") {
+			continue
+		}
+		exec := model.MustNewExec(backend.MustGet(), m.Store(), func(_ *model.Scope, x *graph.Node) []*graph.Node {
+			whole := m.Build(x, l)[0]
+			one := func(i int) *graph.Node { return m.Build(graph.Slice(x, graph.AxisRange(i, i+1)), l)[0] }
+			return []*graph.Node{whole, graph.Concatenate([]*graph.Node{one(0), one(1)}, 0)}
+		})
+		out := exec.MustExec(in)
+		whole, parts := tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[float32](out[1])
+		var scale float64
+		for _, v := range whole {
+			if a := math.Abs(float64(v)); !math.IsNaN(a) && !math.IsInf(a, 0) {
+				scale = max(scale, a)
+			}
+		}
+		for j := range whole {
+			a, b := float64(whole[j]), float64(parts[j])
+			if math.IsNaN(a) && math.IsNaN(b) || a == b {
+				continue
+			}
+			if d := math.Abs(a - b); !(d <= 1e-6*max(scale, 1)) {
+				t.Errorf("%s: a batch of two differs from the images one at a time at %d: %v vs %v", l, j, whole[j], parts[j])
+				break
+			}
+		}
+		exec.Finalize()
+	}
+	if m.Separable("no such layer") {
+		t.Error("Separable of an unknown layer = true")
+	}
+}

@@ -499,6 +499,66 @@ func (m *Model) Build(x *graph.Node, layers ...string) []*graph.Node {
 	return out
 }
 
+// Separable reports whether the named layers compute each image of a
+// batch from that image alone, the batch their first axis (see
+// [cnn.Separable]): whether every node they depend on through the input is
+// per image (elementwise, convolution, pooling, batch norm, resize) or
+// reduces, concatenates or pads along given positive axes other than the
+// first. Reshapes, transposes, matrix products, softmax (its last axis may
+// be the batch) and negative axes are taken as mixing images. It reports false for a name that is not a layer.
+func (m *Model) Separable(layers ...string) bool {
+	seen := map[int]bool{}
+	var ok func(i int) bool
+	ok = func(i int) bool {
+		if seen[i] || !m.fromIn[i] {
+			return true
+		}
+		seen[i] = true
+		nd := &m.g.nodes[i]
+		if !perImage(m, nd) {
+			return false
+		}
+		for _, r := range nd.inputs {
+			if !ok(r.node) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, l := range layers {
+		i, err := m.resolve(l)
+		if err != nil || !ok(i) {
+			return false
+		}
+	}
+	return true
+}
+
+// perImage reports whether the node nd computes each image from that image
+// alone, given inputs that do (see [Model.Separable]).
+func perImage(m *Model, nd *node) bool {
+	switch nd.op {
+	case "Mean", "Sum", "Max", "Min", "ConcatV2":
+		c := m.constant(nd.inputs[len(nd.inputs)-1])
+		if c == nil || !c.isInt() {
+			return false
+		}
+		for _, a := range c.ints {
+			if a <= 0 {
+				return false
+			}
+		}
+		return true
+	case "Pad", "PadV2":
+		c := m.constant(nd.inputs[1])
+		return c != nil && c.isInt() && len(c.ints) >= 2 && c.ints[0] == 0 && c.ints[1] == 0
+	case "Reshape", "Squeeze", "ExpandDims", "Transpose", "MatMul", "_FusedMatMul", "Softmax":
+		return false
+	}
+	_, known := opTable[nd.op]
+	return known
+}
+
 // builder builds the nodes of one graph, each once, on demand.
 type builder struct {
 	m    *Model

@@ -111,6 +111,10 @@ func (m *Model) Source() string { return m.source }
 // IsRandom reports whether the weights are random rather than trained.
 func (m *Model) IsRandom() bool { return m.random }
 
+// Separable reports true: every module of these architectures computes
+// each image of a batch from that image alone (see [cnn.Separable]).
+func (m *Model) Separable(...string) bool { return true }
+
 // Has reports whether name (optionally with the ":in" suffix) is a module.
 func (m *Model) Has(name string) bool {
 	_, ok := m.index[trimIn(name)]

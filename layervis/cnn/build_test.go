@@ -1,0 +1,115 @@
+package cnn_test
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/layervis/layervis/layervis/backend"
+	"github.com/layervis/layervis/layervis/bench"
+	"github.com/layervis/layervis/layervis/cnn"
+	"github.com/layervis/layervis/layervis/torchvision"
+)
+
+// counted is a model whose Build records the batch sizes it was built for,
+// and which says its layers are per image where sep.
+type counted struct {
+	cnn.Model
+	sep     bool
+	sum     bool // Build sums the images of each activation (a model that mixes them)
+	batches []int
+}
+
+func (c *counted) Separable(...string) bool { return c.sep }
+
+func (c *counted) Build(x *Node, layers ...string) []*Node {
+	c.batches = append(c.batches, x.Shape().Dim(0))
+	acts := c.Model.Build(x, layers...)
+	if c.sum {
+		for i, a := range acts {
+			acts[i] = ReduceAndKeep(a, ReduceSum, 0)
+		}
+	}
+	return acts
+}
+
+// TestBuildBranches checks that Build splits a batch into a branch per core
+// where the backend runs ops in parallel and the model's layers are per
+// image, and not where it runs them one at a time, the batch has one image
+// or the model does not say its layers are per image; and that the
+// activations and the input gradient are those of one graph.
+func TestBuildBranches(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	layers := []string{"layer2", "layer1.0.relu"}
+	run := func(config string, batch int, sep, sum bool) (batches []int, out [][]float32) {
+		b, err := backend.New(config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Finalize()
+		// A model's weights live on one backend: the same seed's, anew.
+		m, err := torchvision.Random("resnet18", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &counted{Model: m, sep: sep, sum: sum}
+		exec := model.MustNewExec(b, m.Store(), func(_ *model.Scope, x *Node) []*Node {
+			acts := cnn.Build(c, x, layers...)
+			loss := ReduceAllSum(Mul(acts[0], Sin(IotaFull(x.Graph(), acts[0].Shape()))))
+			loss = Add(loss, ReduceAllSum(Mul(acts[1], Cos(IotaFull(x.Graph(), acts[1].Shape())))))
+			return append(acts, Gradient(loss, x)[0])
+		})
+		defer exec.Finalize()
+		for _, r := range exec.MustExec(bench.Input(m, batch, 32)) {
+			out = append(out, tensors.MustCopyFlatData[float32](r))
+		}
+		return c.batches, out
+	}
+	for _, tc := range []struct {
+		config   string
+		batch    int
+		sep, sum bool
+		batches  []int
+	}{
+		{"go", 3, true, false, []int{1, 2}},
+		{"go:ops_parallel", 2, true, false, []int{1, 1}},
+		{"go", 1, true, false, []int{1}},
+		{"go:ops_sequential", 3, true, false, []int{3}},
+		{"go", 3, false, false, []int{3}},
+		// Separable wrongly: the second part's sum has one image, not two,
+		// so the batch is built whole.
+		{"go", 3, true, true, []int{1, 2, 3}},
+	} {
+		t.Run(fmt.Sprint(tc.config, " batch ", tc.batch, " separable ", tc.sep, " sum ", tc.sum), func(t *testing.T) {
+			batches, got := run(tc.config, tc.batch, tc.sep, tc.sum)
+			if !slices.Equal(batches, tc.batches) {
+				t.Errorf("built for batches %v, want %v", batches, tc.batches)
+			}
+			_, want := run("go:ops_sequential", tc.batch, false, tc.sum)
+			for i, what := range []string{layers[0], layers[1], "input gradient"} {
+				if len(got[i]) != len(want[i]) {
+					t.Fatalf("%s: %d values, want %d", what, len(got[i]), len(want[i]))
+				}
+				var worst float64
+				for j := range got[i] {
+					worst = max(worst, float64(abs(got[i][j]-want[i][j])))
+				}
+				if worst > 1e-5 {
+					t.Errorf("%s: branches differ from one graph by up to %g", what, worst)
+				}
+			}
+		})
+	}
+}
+
+func abs(x float32) float32 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
