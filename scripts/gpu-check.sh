@@ -123,15 +123,17 @@ if [ -n "$XLA" ]; then
   t 120 "$PY" "$G/torch_step.py" cuda resnet50:1:224,resnet50:32:224,resnet152:10:512
 fi
 
-echo "### 3. CPU: pure Go (all cores, 2, 1) vs PyTorch CPU (same threads), ResNet-50 224² batch 1"
+echo "### 3. CPU: pure Go (all cores, 2, 1) vs PyTorch CPU (same threads), ResNet-50 224² batch 1, and batch 8 on all cores (one branch per core)"
 if [ $dry = 1 ]; then m=resnet18 s=64; else m=resnet50 s=224; fi
 ncpu=$(nproc)
 for p in $ncpu 2 1; do
   GOMAXPROCS=$p GOMLX_BACKEND=go t 120 "$G/bench" -model $m -layer layer4 -size $s -batch 1 -iters 3 2>/dev/null
 done
+GOMLX_BACKEND=go t 120 "$G/bench" -model $m -layer layer4 -size $s -batch 8 -iters 3 2>/dev/null
 for p in $ncpu 2; do
   THREADS=$p OMP_WAIT_POLICY=PASSIVE t 90 "$PY" "$G/torch_step.py" cpu $m:1:$s 3
 done
+THREADS=$ncpu OMP_WAIT_POLICY=PASSIVE t 90 "$PY" "$G/torch_step.py" cpu $m:8:$s 3
 
 echo "### 4. Mind's Eye, demo model, default settings (K=4, 128², 301 iterations)"
 if [ $dry = 1 ]; then

@@ -19,7 +19,8 @@ import (
 	"github.com/layervis/layervis/layervis/internal/memstat"
 )
 
-// Compile compiles the step x ← x + lr·∂mean(layer)/∂x for m on backend b.
+// Compile compiles the step x ← x + lr·∂mean(layer)/∂x for m on backend b
+// (a batch built as cnn.Build builds it).
 // It returns the new x and mean(layer) before the step: reading that scalar
 // waits for the step without copying x back to the host, so x can stay on
 // the accelerator from step to step.
@@ -28,7 +29,7 @@ func Compile(b compute.Backend, m cnn.Model, layer string, lr float64) (*model.E
 		return nil, err
 	}
 	return model.NewExec(b, m.Store(), func(_ *model.Scope, x *Node) (*Node, *Node) {
-		mean := ReduceAllMean(m.Build(x, layer)[0])
+		mean := ReduceAllMean(cnn.Build(m, x, layer)[0])
 		return Add(x, MulScalar(Gradient(mean, x)[0], lr)), mean
 	})
 }
