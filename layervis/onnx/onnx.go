@@ -615,6 +615,98 @@ func (m *Model) Layers(h, w int) ([]cnn.Layer, error) {
 	return out, nil
 }
 
+// Separable reports whether the named layers compute each image of a
+// batch from that image alone, the batch their first axis (see
+// [cnn.Separable]): whether every node they depend on through the input is
+// per image (elementwise, convolution, pooling, normalization, Flatten at
+// axis 1, Gemm of the image by weights) or reduces, concatenates or applies
+// softmax along given positive axes. Reshapes, transposes, slices, gathers,
+// shape ops, MatMul, pads and negative or default axes are taken as mixing
+// images. It reports false for a name that is not a layer.
+func (m *Model) Separable(layers ...string) bool {
+	fromImage := map[string]bool{m.input: true}
+	memo := map[string]bool{} // tensor → whether what computes it is per image
+	var ok func(t string) bool
+	ok = func(t string) bool {
+		if t == m.input {
+			return true
+		}
+		if v, seen := memo[t]; seen {
+			return v
+		}
+		memo[t] = true // an ONNX graph has no cycles; this only ends the walk
+		i, produced := m.producer[t]
+		if !produced {
+			return true // an initializer or graph constant
+		}
+		n := m.nodes[i]
+		image := false
+		for _, in := range n.GetInput() {
+			if in == "" {
+				continue
+			}
+			if !ok(in) {
+				memo[t] = false
+				return false
+			}
+			image = image || fromImage[in]
+		}
+		fromImage[t] = image
+		if image && !perImage(n, fromImage) {
+			memo[t] = false
+			return false
+		}
+		return true
+	}
+	for _, l := range layers {
+		t, found := m.tensorOf(l)
+		if !found || !ok(t) || !fromImage[t] {
+			return false
+		}
+	}
+	return true
+}
+
+// perImage reports whether the node n, some of whose inputs come from the
+// image (fromImage), computes each image from that image alone, given
+// inputs that do (see [Model.Separable]).
+func perImage(n *protos.NodeProto, fromImage map[string]bool) bool {
+	c := &call{n: n}
+	positive := func(name string) bool {
+		a := attr(n, name)
+		if a == nil {
+			return false
+		}
+		vals := a.GetInts()
+		if a.GetType() == protos.AttributeProto_INT {
+			vals = []int64{a.GetI()}
+		}
+		for _, v := range vals {
+			if v <= 0 {
+				return false
+			}
+		}
+		return len(vals) > 0
+	}
+	switch n.GetOpType() {
+	case "Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal", "Erf", "Softplus",
+		"HardSwish", "LeakyRelu", "Elu", "Selu", "HardSigmoid", "Clip", "PRelu", "Identity", "Dropout", "Cast",
+		"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum",
+		"Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization", "LRN":
+		return true
+	case "Flatten":
+		return c.intAttr("axis", 1) == 1
+	case "Gemm":
+		in := n.GetInput()
+		return c.intAttr("transA", 0) == 0 && len(in) >= 2 && !fromImage[in[1]] && (len(in) < 3 || !fromImage[in[2]])
+	case "Softmax", "LogSoftmax", "Concat":
+		return positive("axis")
+	case "ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum":
+		return len(n.GetInput()) < 2 && positive("axes")
+	}
+	return false
+}
+
 // Build returns the NCHW values of the named layers for the network input x
 // [B,C,H,W] (normalized as [Model.Input] says). Only the nodes they depend on
 // are built. Like GoMLX graph-building functions it panics on errors

@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -370,5 +371,53 @@ func TestOpsCoverage(t *testing.T) {
 	}
 	if !slices.IsSorted(SupportedOps()) {
 		t.Error("SupportedOps is not sorted")
+	}
+}
+
+// TestSeparable checks which op cases Separable calls per image (TestOps
+// then builds them in parts where the backend runs branches, and compares
+// them with onnx-gomlx), and that the torchvision exports' probes are.
+func TestSeparable(t *testing.T) {
+	perImage := map[string]bool{
+		"Conv": true, "Conv/depthwise": true, "MaxPool/ceil_mode": true, "GlobalAveragePool": true,
+		"BatchNormalization/4D": true, "HardSwish": true, "PRelu": true, "Add/[C,1,1]": true, "Sum": true,
+		"Concat/NHWC": true, "Flatten+Gemm+Softmax": true, "ReduceMean/C": true, "ReduceMax/W": true, "LRN": true, "LogSoftmax": true,
+		// Mixing images, or taken as mixing by the conservative rule (negative axes).
+		"Flatten/axis2": false, "MatMul": false, "Reshape/shape-computation": false, "Transpose": false,
+		"ReduceMean/NH": false, "ReduceMean/HW-keepdims": false, "ReduceSum/axes-input": false, "Pad": false, "Slice": false, "Split": false,
+		"Squeeze+Unsqueeze": false, "Constant": false, "Gather/list": false,
+	}
+	seen := 0
+	for _, tc := range opCases {
+		want, ok := perImage[tc.name]
+		if !ok {
+			continue
+		}
+		seen++
+		g := newTestGraph(2, 3, 6, 5)
+		tc.build(g, false)
+		m, err := Load(g.file(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Separable(g.out); got != want {
+			t.Errorf("%s: Separable = %v, want %v", tc.name, got, want)
+		}
+	}
+	if seen != len(perImage) {
+		t.Errorf("%d of the %d cases named here are op cases", seen, len(perImage))
+	}
+	dir := exports(t)
+	for _, name := range []string{"resnet18", "ops"} {
+		man := readManifest(t, dir, name)
+		m, err := Load(filepath.Join(dir, name+".onnx"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range man.Probes {
+			if !m.Separable(p.Layer) {
+				t.Errorf("%s: Separable(%q) = false, want true", name, p.Layer)
+			}
+		}
 	}
 }
