@@ -242,7 +242,7 @@ func newGo(config, opts string) (compute.Backend, error) {
 	mode := "ops in parallel when one computation runs, else one at a time" // ops_dynamic
 	switch {
 	case strings.Contains(opts, "ops_sequential"):
-		goModes.Store(b, "ops one at a time")
+		goModes.Store(b, goMode{desc: "ops one at a time"})
 		return b, nil
 	case strings.Contains(opts, "ops_parallel"):
 		mode = "ops in parallel"
@@ -256,17 +256,19 @@ func newGo(config, opts string) (compute.Backend, error) {
 		b.Finalize()
 		return newGo(config, opts+",ops_sequential")
 	}
-	goModes.Store(b, mode)
-	parallelOps.Store(b, true)
+	goModes.Store(b, goMode{desc: mode, parallel: true})
 	return b, nil
 }
 
-// goModes holds how each pure-Go backend runs ops, for Describe.
-var goModes sync.Map // compute.Backend → string
+// goMode is how a pure-Go backend runs ops: desc for Describe, and whether
+// it runs independent ops side by side.
+type goMode struct {
+	desc     string
+	parallel bool
+}
 
-// parallelOps holds the pure-Go backends that run independent ops side by
-// side.
-var parallelOps sync.Map // compute.Backend → true
+// goModes holds each pure-Go backend's goMode.
+var goModes sync.Map // compute.Backend → goMode
 
 // Branches returns how many independent branches a graph on b is best
 // built in, where its work splits that way (the images of a batch): on the
@@ -275,7 +277,7 @@ var parallelOps sync.Map // compute.Backend → true
 // ops run beside another's; otherwise 1 (XLA schedules a graph itself, and
 // one op at a time gains nothing from branches).
 func Branches(b compute.Backend) int {
-	if _, ok := parallelOps.Load(b); !ok {
+	if m, ok := goModes.Load(b); !ok || !m.(goMode).parallel {
 		return 1
 	}
 	return runtime.GOMAXPROCS(0)
@@ -353,9 +355,9 @@ func Describe(b compute.Backend) string {
 		if SIMD {
 			simd = "on"
 		}
-		mode, _ := goModes.Load(b)
-		if mode == nil {
-			mode = "ops as compute defaults"
+		mode := "ops as compute defaults"
+		if m, ok := goModes.Load(b); ok {
+			mode = m.(goMode).desc
 		}
 		return fmt.Sprintf("go (%s, %s, SIMD %s)", b.Description(), mode, simd)
 	}

@@ -18,23 +18,17 @@ type Separable interface {
 	Separable(layers ...string) bool
 }
 
-// Build returns m.Build(x, layers...) for the NCHW batch x, built in as
-// many independent parts as [backend.Branches] says (see buildParts). On
-// the pure-Go backend running ops in parallel, each part's ops then run
-// beside the others': in one graph, every op but the matrix products would
-// run on one core. Like m.Build it panics on unknown layers.
+// Build returns m.Build(x, layers...) for the NCHW batch x, built, if m is
+// [Separable] for these layers, as up to [backend.Branches] independent
+// batches of whole images (at most one per image), whose activations it
+// concatenates. On the pure-Go backend running ops in parallel, each
+// batch's ops then run beside the others': in one graph, every op but the
+// matrix products would run on one core. Where a part's activation turns
+// out not to have that part's images first, it builds the batch whole.
+// Like m.Build it panics on unknown layers.
 func Build(m Model, x *Node, layers ...string) []*Node {
-	return buildParts(m, x, backend.Branches(x.Graph().Backend()), layers...)
-}
-
-// buildParts returns m.Build(x, layers...) for the NCHW batch x, built, if
-// m is [Separable] for these layers, as up to parts independent batches of
-// whole images (at most one per image), whose activations it concatenates.
-// Where a part's activation turns out not to have that part's images first,
-// it builds the batch whole.
-func buildParts(m Model, x *Node, parts int, layers ...string) []*Node {
 	n := x.Shape().Dim(0)
-	parts = min(n, parts)
+	parts := min(n, backend.Branches(x.Graph().Backend()))
 	if s, ok := m.(Separable); !ok || parts <= 1 || !s.Separable(layers...) {
 		return m.Build(x, layers...)
 	}

@@ -14,11 +14,11 @@ import (
 
 // TestNoDeadlock runs, on the pure-Go configurations layervis offers (the
 // default, ops_dynamic, and ops_parallel, which layervis gives an unbounded
-// worker pool, and ops_sequential, one op at a time), a graph of the shape that deadlocks
-// compute v0.1.6's pure-Go backend with its own bounded pool: several large
-// float32 matrix products that can run in parallel (the per-channel products
-// of a Fourier parameterization), forward and backward, repeatedly, under a
-// timeout.
+// worker pool, and ops_sequential, one op at a time), a graph of the shape
+// that deadlocks compute v0.1.6's pure-Go backend with its own bounded
+// pool: several large float32 matrix products that can run in parallel (the
+// per-channel products of a Fourier parameterization), forward and
+// backward, repeatedly, under a timeout.
 func TestNoDeadlock(t *testing.T) {
 	configs := []string{backend.Default, "go:ops_parallel", "go:ops_sequential"}
 	if c := os.Getenv("LAYERVIS_DEADLOCK_CONFIG"); c != "" {
