@@ -624,43 +624,35 @@ func (m *Model) Layers(h, w int) ([]cnn.Layer, error) {
 // shape ops, MatMul, pads and negative or default axes are taken as mixing
 // images. It reports false for a name that is not a layer.
 func (m *Model) Separable(layers ...string) bool {
-	fromImage := map[string]bool{m.input: true}
-	memo := map[string]bool{} // tensor → whether what computes it is per image
-	var ok func(t string) bool
-	ok = func(t string) bool {
-		if t == m.input {
-			return true
+	// What the walk knows of a tensor: whether it depends on the image, and
+	// whether everything computing it is per image.
+	type state struct{ image, ok bool }
+	memo := map[string]state{m.input: {image: true, ok: true}}
+	var walk func(t string) state
+	walk = func(t string) state {
+		if s, seen := memo[t]; seen {
+			return s
 		}
-		if v, seen := memo[t]; seen {
-			return v
-		}
-		memo[t] = true // an ONNX graph has no cycles; this only ends the walk
-		i, produced := m.producer[t]
-		if !produced {
-			return true // an initializer or graph constant
-		}
-		n := m.nodes[i]
-		image := false
-		for _, in := range n.GetInput() {
-			if in == "" {
-				continue
+		s := state{ok: true} // an initializer or graph constant, unless a node computes it
+		if i, computed := m.producer[t]; computed {
+			n := m.nodes[i]
+			for _, in := range n.GetInput() {
+				if in != "" {
+					is := walk(in)
+					s.image, s.ok = s.image || is.image, s.ok && is.ok
+				}
 			}
-			if !ok(in) {
-				memo[t] = false
-				return false
-			}
-			image = image || fromImage[in]
+			s.ok = s.ok && (!s.image || perImage(n, func(t string) bool { return walk(t).image }))
 		}
-		fromImage[t] = image
-		if image && !perImage(n, fromImage) {
-			memo[t] = false
-			return false
-		}
-		return true
+		memo[t] = s
+		return s
 	}
 	for _, l := range layers {
 		t, found := m.tensorOf(l)
-		if !found || !ok(t) || !fromImage[t] {
+		if !found {
+			return false
+		}
+		if s := walk(t); !s.image || !s.ok {
 			return false
 		}
 	}
@@ -668,9 +660,9 @@ func (m *Model) Separable(layers ...string) bool {
 }
 
 // perImage reports whether the node n, some of whose inputs come from the
-// image (fromImage), computes each image from that image alone, given
-// inputs that do (see [Model.Separable]).
-func perImage(n *protos.NodeProto, fromImage map[string]bool) bool {
+// image (fromImage says which), computes each image from that image alone,
+// given inputs that do (see [Model.Separable]).
+func perImage(n *protos.NodeProto, fromImage func(t string) bool) bool {
 	c := &call{n: n}
 	positive := func(name string) bool {
 		a := attr(n, name)
@@ -698,7 +690,7 @@ func perImage(n *protos.NodeProto, fromImage map[string]bool) bool {
 		return c.intAttr("axis", 1) == 1
 	case "Gemm":
 		in := n.GetInput()
-		return c.intAttr("transA", 0) == 0 && len(in) >= 2 && !fromImage[in[1]] && (len(in) < 3 || !fromImage[in[2]])
+		return c.intAttr("transA", 0) == 0 && len(in) >= 2 && !fromImage(in[1]) && (len(in) < 3 || !fromImage(in[2]))
 	case "Softmax", "LogSoftmax", "Concat":
 		return positive("axis")
 	case "ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum":

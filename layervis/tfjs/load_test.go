@@ -535,8 +535,13 @@ func TestSeparable(t *testing.T) {
 		if sep == mixing[l] {
 			t.Errorf("Separable(%q) = %v", l, sep)
 		}
-		if !sep || !m.Separable(l, "c1") || m.Separable(l, "reshape") {
+		if !sep {
 			continue
+		}
+		// Several layers are per image only if each is.
+		if !m.Separable(l, "c1") || m.Separable(l, "reshape") {
+			t.Errorf("Separable(%q, c1) = %v, Separable(%q, reshape) = %v; want true, false",
+				l, m.Separable(l, "c1"), l, m.Separable(l, "reshape"))
 		}
 		exec := model.MustNewExec(backend.MustGet(), m.Store(), func(_ *model.Scope, x *graph.Node) []*graph.Node {
 			whole := m.Build(x, l)[0]

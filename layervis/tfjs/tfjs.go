@@ -505,7 +505,8 @@ func (m *Model) Build(x *graph.Node, layers ...string) []*graph.Node {
 // per image (elementwise, convolution, pooling, batch norm, resize) or
 // reduces, concatenates or pads along given positive axes other than the
 // first. Reshapes, transposes, matrix products, softmax (its last axis may
-// be the batch) and negative axes are taken as mixing images. It reports false for a name that is not a layer.
+// be the batch) and negative axes are taken as mixing images. It reports
+// false for a name that is not a layer.
 func (m *Model) Separable(layers ...string) bool {
 	seen := map[int]bool{}
 	var ok func(i int) bool
