@@ -23,21 +23,33 @@ type Separable interface {
 // batches of whole images (at most one per image), whose activations it
 // concatenates. On the pure-Go backend running ops in parallel, each
 // batch's ops then run beside the others': in one graph, every op but the
-// matrix products would run on one core. Where a part's activation turns
-// out not to have that part's images first, it builds the batch whole.
+// matrix products would run on one core. Where there are more branches than
+// parts, [PartCores] tells m.Build how many cores each part has, for
+// models that split an image as well. Where a part's activation turns out
+// not to have that part's images first, it builds the batch whole.
 // Like m.Build it panics on unknown layers.
 func Build(m Model, x *Node, layers ...string) []*Node {
-	n := x.Shape().Dim(0)
-	parts := min(n, backend.Branches(x.Graph().Backend()))
-	if s, ok := m.(Separable); !ok || parts <= 1 || !s.Separable(layers...) {
+	g := x.Graph()
+	n, branches := x.Shape().Dim(0), backend.Branches(g.Backend())
+	parts := min(n, branches)
+	if s, ok := m.(Separable); !ok || !s.Separable(layers...) {
+		parts = 1
+	}
+	defer g.AttachState(partCoresKey{}, nil)
+	whole := func() []*Node {
+		g.AttachState(partCoresKey{}, branches)
 		return m.Build(x, layers...)
 	}
+	if parts <= 1 {
+		return whole()
+	}
+	g.AttachState(partCoresKey{}, branches/parts)
 	acts := make([][]*Node, len(layers))
 	for p := range parts {
 		lo, hi := p*n/parts, (p+1)*n/parts
 		for i, a := range m.Build(Slice(x, AxisRange(lo, hi)), layers...) {
 			if a.Rank() == 0 || a.Shape().Dim(0) != hi-lo {
-				return m.Build(x, layers...)
+				return whole()
 			}
 			acts[i] = append(acts[i], a)
 		}
@@ -47,6 +59,20 @@ func Build(m Model, x *Node, layers ...string) []*Node {
 		out[i] = Concatenate(a, 0)
 	}
 	return out
+}
+
+// partCoresKey is the graph state Build sets to the cores of each part.
+type partCoresKey struct{}
+
+// PartCores returns how many cores [Build] gives each part of the batch it
+// is building in g: more than 1 only where the backend runs more branches
+// than the batch has images (see [backend.Branches]), so that a model may
+// build each image in that many independent pieces; 1 outside Build.
+func PartCores(g *Graph) int {
+	if c, ok := g.State(partCoresKey{}).(int); ok && c > 1 {
+		return c
+	}
+	return 1
 }
 
 // Activations runs m on the NCHW batch x (network input, normalized) and

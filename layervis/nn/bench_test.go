@@ -21,7 +21,7 @@ func BenchmarkMaxPool(b *testing.B) {
 	forms := map[string]func(x *Node) *Node{
 		"max": func(x *Node) *Node { return p.Max(FormFor(be), x) },
 		"taps": func(x *Node) *Node {
-			k, s, pad := p.norm(x)
+			k, s, pad := p.norm(x.Shape().Dim(1), x.Shape().Dim(2))
 			return tapMax(x, k, s, pad)
 		},
 	}

@@ -30,8 +30,9 @@
 //
 // Files: conv.go (convolutions, both forms), shift.go (shifted taps),
 // depth.go (strided convolutions from space-to-depth blocks), pool.go,
-// activation.go (ReLU, ReLU6, the redirected gradient), nn.go (forms,
-// per-channel ops, Linear).
+// activation.go (ReLU, ReLU6, the redirected gradient), bands.go (an image
+// built in horizontal bands, one per core), nn.go (forms, per-channel ops,
+// Linear).
 package nn
 
 import (

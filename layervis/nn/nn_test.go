@@ -378,7 +378,7 @@ func TestSeparableMaxMatchesTaps(t *testing.T) {
 					for f, separable := range []bool{false, true} {
 						exec := MustNewExec(b, func(flat *Node) []*Node {
 							x := Reshape(flat, dims...)
-							k, s, pad := p.norm(x)
+							k, s, pad := p.norm(x.Shape().Dim(1), x.Shape().Dim(2))
 							var y *Node
 							if separable {
 								var ok bool

@@ -27,7 +27,9 @@ type Pool2D struct {
 	CountPad bool
 }
 
-func (p Pool2D) norm(x *Node) (k, s [2]int, pad [2][2]int) {
+// norm returns the window, strides and padding of p over an input of h×w
+// pixels.
+func (p Pool2D) norm(h, w int) (k, s [2]int, pad [2][2]int) {
 	k = p.Kernel
 	s = [2]int{p.Stride[0], p.Stride[1]}
 	for i := range 2 {
@@ -38,7 +40,7 @@ func (p Pool2D) norm(x *Node) (k, s [2]int, pad [2][2]int) {
 	pad = p.Pad
 	if p.CeilMode {
 		for i := range 2 {
-			n := x.Shape().Dim(1 + i)
+			n := [2]int{h, w}[i]
 			span := n + pad[i][0] + pad[i][1] - k[i]
 			out := (span+s[i]-1)/s[i] + 1
 			// PyTorch: the last window must start inside the input or left padding.
@@ -53,7 +55,7 @@ func (p Pool2D) norm(x *Node) (k, s [2]int, pad [2][2]int) {
 
 // Max builds max-pooling of x [B,H,W,C]; padding never wins the max.
 func (p Pool2D) Max(form Form, x *Node) *Node {
-	k, s, pad := p.norm(x)
+	k, s, pad := p.norm(x.Shape().Dim(1), x.Shape().Dim(2))
 	if form == Standard {
 		if pad != ([2][2]int{}) {
 			x = Pad(x, Scalar(x.Graph(), x.DType(), math.Inf(-1)), compute.PadAxis{}, compute.PadAxis{Start: pad[0][0], End: pad[0][1]},
@@ -359,7 +361,7 @@ func firstMaxGrads(cols []*Node, out, v *Node, xla bool) []*Node {
 // Avg builds average pooling of x [B,H,W,C]. It is always written as strided
 // slices (the pure-Go backend's padded AvgPool is unusable), which XLA fuses.
 func (p Pool2D) Avg(x *Node) *Node {
-	k, s, pad := p.norm(x)
+	k, s, pad := p.norm(x.Shape().Dim(1), x.Shape().Dim(2))
 	cols := taps(x, k, s, [2]int{1, 1}, pad, 0)
 	sum := cols[0]
 	for _, c := range cols[1:] {

@@ -163,7 +163,7 @@ func trimIn(name string) string {
 // A module that runs several times keeps its last call, like a PyTorch hook.
 type tracer struct {
 	want  map[string]int // requested name → output slot
-	got   []*Node        // NHWC (or rank-2) values
+	got   []nn.Bands     // NHWC values in bands (rank-2 ones whole)
 	final []bool         // got[i] will not be overwritten
 }
 
@@ -180,7 +180,7 @@ type stopBuild struct{}
 
 // record keeps x as the value of name; final says that no later call of the
 // module will replace it.
-func (t *tracer) record(name string, x *Node, final bool) {
+func (t *tracer) record(name string, x nn.Bands, final bool) {
 	if i, ok := t.want[name]; ok {
 		t.got[i] = x
 		t.final[i] = final
@@ -200,7 +200,7 @@ func (m *Model) Build(x *Node, layers ...string) []*Node {
 	if err := m.Input().CheckSize(x.Shape().Dim(2), x.Shape().Dim(3)); err != nil {
 		exceptions.Panicf("%s: %v", m.Name(), err)
 	}
-	t := &tracer{want: map[string]int{}, got: make([]*Node, len(layers)), final: make([]bool, len(layers))}
+	t := &tracer{want: map[string]int{}, got: make([]nn.Bands, len(layers)), final: make([]bool, len(layers))}
 	for i, l := range layers {
 		if !m.Has(l) {
 			panic(cnn.UnknownLayerError(m.Name(), l, m.Names()))
@@ -211,12 +211,13 @@ func (m *Model) Build(x *Node, layers ...string) []*Node {
 		t.want[l] = i
 	}
 	f := &forward{m: m, t: t, form: nn.FormFor(x.Graph().Backend()), g: x.Graph()}
-	f.run(TransposeAllAxes(x, 0, 2, 3, 1)) // NCHW → NHWC
+	f.run(nn.SplitRows(TransposeAllAxes(x, 0, 2, 3, 1), m.bands(x))) // NCHW → NHWC
 	out := make([]*Node, len(t.got))
-	for i, n := range t.got {
+	for i, b := range t.got {
 		if !t.final[i] {
 			exceptions.Panicf("%s: layer %q was not computed (internal error)", m.Name(), layers[i])
 		}
+		n := b.Join()
 		if n.Rank() == 4 {
 			n = TransposeAllAxes(n, 0, 3, 1, 2) // NHWC → NCHW
 		}
@@ -224,6 +225,11 @@ func (m *Model) Build(x *Node, layers ...string) []*Node {
 	}
 	return out
 }
+
+// bands returns how many horizontal bands Build builds each image of x in
+// (see [nn.Bands]): one per core that [cnn.Build] gives it, and at most one
+// per 32 rows, the output stride of a ResNet.
+func (m *Model) bands(x *Node) int { return min(cnn.PartCores(x.Graph()), x.Shape().Dim(2)/32) }
 
 // forward holds the state of one Build.
 type forward struct {
@@ -235,7 +241,7 @@ type forward struct {
 
 // run builds the network on the NHWC input h until every requested value is
 // recorded.
-func (f *forward) run(h *Node) {
+func (f *forward) run(h nn.Bands) {
 	defer func() {
 		if r := recover(); r != nil {
 			if _, ok := r.(stopBuild); !ok {
@@ -259,9 +265,9 @@ func (f *forward) v(name string) *Node {
 	return v.NodeValue(f.g)
 }
 
-func (f *forward) in(name string, x *Node) { f.t.record(name+cnn.InputSuffix, x, true) }
+func (f *forward) in(name string, x nn.Bands) { f.t.record(name+cnn.InputSuffix, x, true) }
 
-func (f *forward) out(name string, x *Node) *Node {
+func (f *forward) out(name string, x nn.Bands) nn.Bands {
 	f.t.record(name, x, true)
 	return x
 }
@@ -273,18 +279,19 @@ func (f *forward) conv2D(name string, stride, pad int) nn.Conv2D {
 	return nn.Conv2D{Stride: [2]int{stride, stride}, Pad: nn.SymmetricPad(pad), Window: [2]int{k, k}}
 }
 
-func (f *forward) conv(name string, x *Node, stride, pad int) *Node {
+func (f *forward) conv(name string, x nn.Bands, stride, pad int) nn.Bands {
 	f.in(name, x)
 	var b *Node
 	if f.m.modules[f.m.index[name]].bias {
 		b = f.v(name + ".bias")
 	}
-	return f.out(name, f.conv2D(name, stride, pad).ApplyBias(f.form, x, f.v(name+".weight"), b))
+	return f.out(name, f.conv2D(name, stride, pad).ApplyBands(f.form, x, f.v(name+".weight"), b))
 }
 
-func (f *forward) bn(name string, x *Node) *Node {
+func (f *forward) bn(name string, x nn.Bands) nn.Bands {
 	f.in(name, x)
-	return f.out(name, nn.Affine(x, f.v(name+".scale"), f.v(name+".shift")))
+	scale, shift := f.v(name+".scale"), f.v(name+".shift")
+	return f.out(name, x.Map(func(x *Node) *Node { return nn.Affine(x, scale, shift) }))
 }
 
 // convBN is the convolution conv followed by the batch norm bn. Where the
@@ -292,7 +299,7 @@ func (f *forward) bn(name string, x *Node) *Node {
 // foldBN), it is one convolution with a bias, and the convolution's own
 // output, when requested (as conv or bn's input), is recovered from the
 // folded one per channel: y·(1/scale) + the convolution's bias.
-func (f *forward) convBN(conv, bn string, x *Node, stride, pad int) *Node {
+func (f *forward) convBN(conv, bn string, x nn.Bands, stride, pad int) nn.Bands {
 	if !f.m.folded[conv] {
 		return f.bn(bn, f.conv(conv, x, stride, pad))
 	}
@@ -300,39 +307,48 @@ func (f *forward) convBN(conv, bn string, x *Node, stride, pad int) *Node {
 	c := f.conv2D(conv, stride, pad)
 	w := f.v(conv + ".weight")
 	if !f.t.wants(conv) && !f.t.wants(bn+cnn.InputSuffix) {
-		return f.out(bn, c.ApplyBias(f.form, x, w, f.v(bn+".shift")))
+		return f.out(bn, c.ApplyBands(f.form, x, w, f.v(bn+".shift")))
 	}
-	y := c.Apply(f.form, x, w)
-	u := nn.Scale(y, f.v(bn+".unscale"))
+	y := c.ApplyBands(f.form, x, w, nil)
+	unscale, shift := f.v(bn+".unscale"), f.v(bn+".shift")
+	var bias *Node
 	if f.m.modules[f.m.index[conv]].bias {
-		u = nn.AddBias(u, f.v(conv+".bias"))
+		bias = f.v(conv + ".bias")
 	}
+	u := y.Map(func(y *Node) *Node {
+		u := nn.Scale(y, unscale)
+		if bias != nil {
+			u = nn.AddBias(u, bias)
+		}
+		return u
+	})
 	f.out(conv, u)
 	f.in(bn, u)
-	return f.out(bn, nn.AddBias(y, f.v(bn+".shift")))
+	return f.out(bn, y.Map(func(y *Node) *Node { return nn.AddBias(y, shift) }))
 }
 
-func (f *forward) relu(name string, x *Node) *Node { return f.reusedReLU(name, x, true) }
+func (f *forward) relu(name string, x nn.Bands) nn.Bands { return f.reusedReLU(name, x, true) }
 
 // reusedReLU is a call of a ReLU module that may run again in the same
 // block; only its last call (last) is final.
-func (f *forward) reusedReLU(name string, x *Node, last bool) *Node {
+func (f *forward) reusedReLU(name string, x nn.Bands, last bool) nn.Bands {
 	f.t.record(name+cnn.InputSuffix, x, last)
-	y := nn.ReLU(x)
+	y := x.Map(nn.ReLU)
 	f.t.record(name, y, last)
 	return y
 }
 
+// linear is the linear module name on x [B, features], whole.
 func (f *forward) linear(name string, x *Node) *Node {
-	f.in(name, x)
-	return f.out(name, nn.Linear(x, f.v(name+".weight"), f.v(name+".bias")))
+	f.in(name, nn.Bands{x})
+	return f.out(name, nn.Bands{nn.Linear(x, f.v(name+".weight"), f.v(name+".bias"))})[0]
 }
 
-func (f *forward) resnet(x *Node) {
+func (f *forward) resnet(x nn.Bands) {
 	x = f.convBN("conv1", "bn1", x, 2, 3)
 	x = f.relu("relu", x)
 	f.in("maxpool", x)
-	x = f.out("maxpool", nn.Pool2D{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Pad: nn.SymmetricPad(1)}.Max(f.form, x))
+	x = f.out("maxpool", nn.Pool2D{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Pad: nn.SymmetricPad(1)}.MaxBands(f.form, x))
 	for s, n := range f.m.arch.blocks {
 		stage := fmt.Sprintf("layer%d", s+1)
 		f.in(stage, x)
@@ -347,15 +363,16 @@ func (f *forward) resnet(x *Node) {
 		f.out(stage, x)
 	}
 	f.in("avgpool", x)
-	pooled := f.out("avgpool", Reshape(nn.GlobalAvg(x), x.Shape().Dim(0), 1, 1, x.Shape().Dim(3)))
-	flat := Reshape(pooled, x.Shape().Dim(0), x.Shape().Dim(3))
-	f.linear("fc", flat)
+	whole := x.Join()
+	b, c := whole.Shape().Dim(0), whole.Shape().Dim(3)
+	pooled := f.out("avgpool", nn.Bands{Reshape(nn.GlobalAvg(whole), b, 1, 1, c)})[0]
+	f.linear("fc", Reshape(pooled, b, c))
 }
 
-func (f *forward) block(p string, x *Node, stride int) *Node {
+func (f *forward) block(p string, x nn.Bands, stride int) nn.Bands {
 	f.in(p, x)
 	identity := x
-	var y *Node
+	var y nn.Bands
 	if f.m.arch.bottle {
 		y = f.reusedReLU(p+".relu", f.convBN(p+".conv1", p+".bn1", x, 1, 0), false)
 		y = f.reusedReLU(p+".relu", f.convBN(p+".conv2", p+".bn2", y, stride, 1), false)
@@ -369,17 +386,17 @@ func (f *forward) block(p string, x *Node, stride int) *Node {
 		f.in(d, x)
 		identity = f.out(d, f.convBN(d+".0", d+".1", x, stride, 0))
 	}
-	return f.out(p, f.relu(p+".relu", Add(y, identity)))
+	return f.out(p, f.relu(p+".relu", nn.Zip(y, identity, Add)))
 }
 
-func (f *forward) vgg(x *Node) {
+func (f *forward) vgg(x nn.Bands) {
 	f.in("features", x)
 	i := 0
 	name := func() string { return fmt.Sprintf("features.%d", i) }
 	for _, c := range f.m.arch.vggCfg {
 		if c == 0 {
 			f.in(name(), x)
-			x = f.out(name(), nn.Pool2D{Kernel: [2]int{2, 2}}.Max(f.form, x))
+			x = f.out(name(), nn.Pool2D{Kernel: [2]int{2, 2}}.MaxBands(f.form, x))
 		} else {
 			if f.m.arch.vggBN {
 				conv := name()
@@ -395,21 +412,21 @@ func (f *forward) vgg(x *Node) {
 	}
 	f.out("features", x)
 	f.in("avgpool", x)
-	x = f.out("avgpool", adaptiveAvg(x, 7, 7))
+	pooled := f.out("avgpool", nn.Bands{adaptiveAvg(x.Join(), 7, 7)})[0]
 	// torch.flatten of NCHW: channels outermost.
-	b := x.Shape().Dim(0)
-	flat := Reshape(TransposeAllAxes(x, 0, 3, 1, 2), b, -1)
-	f.in("classifier", flat)
-	y := f.linear("classifier.0", flat)
+	b := pooled.Shape().Dim(0)
+	flat := Reshape(TransposeAllAxes(pooled, 0, 3, 1, 2), b, -1)
+	f.in("classifier", nn.Bands{flat})
+	y := nn.Bands{f.linear("classifier.0", flat)}
 	y = f.relu("classifier.1", y)
 	y = f.out("classifier.2", f.identity("classifier.2", y)) // Dropout: identity in eval mode
-	y = f.linear("classifier.3", y)
+	y = nn.Bands{f.linear("classifier.3", y[0])}
 	y = f.relu("classifier.4", y)
 	y = f.out("classifier.5", f.identity("classifier.5", y))
-	f.out("classifier", f.linear("classifier.6", y))
+	f.out("classifier", nn.Bands{f.linear("classifier.6", y[0])})
 }
 
-func (f *forward) identity(name string, x *Node) *Node {
+func (f *forward) identity(name string, x nn.Bands) nn.Bands {
 	f.in(name, x)
 	return x
 }

@@ -1,0 +1,98 @@
+package torchvision
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/layervis/layervis/layervis/backend"
+	"github.com/layervis/layervis/layervis/bench"
+	"github.com/layervis/layervis/layervis/cnn"
+	"github.com/layervis/layervis/layervis/internal/pyref"
+)
+
+// bandProbe is a Model that records how many bands each Build splits an
+// image into.
+type bandProbe struct {
+	*Model
+	bands *[]int
+}
+
+func (p bandProbe) Build(x *Node, layers ...string) []*Node {
+	*p.bands = append(*p.bands, p.Model.bands(x))
+	return p.Model.Build(x, layers...)
+}
+
+// TestBands checks that cnn.Build builds an image in bands where the
+// backend has more cores than the batch has images, and that the
+// activations (every kind of layer, the unfolded outputs of folded
+// convolutions included) and the input gradient match the model built
+// whole.
+func TestBands(t *testing.T) {
+	b := backend.MustGet()
+	if backend.Branches(b) < 2 {
+		t.Skip("the backend builds no branches:", backend.Describe(b))
+	}
+	cases := []struct {
+		arch        string
+		cores, size int
+		batch       int
+		layers      []string
+		bands       []int // per part
+	}{
+		{"resnet18", 3, 96, 1, []string{"conv1", "relu:in", "maxpool", "layer1.0.conv2", "layer2.0.downsample.0", "layer2.0.bn1", "layer3", "layer4"}, []int{3}},
+		{"resnet50", 2, 80, 1, []string{"layer1.0.relu", "layer2.0.conv2", "layer3.1", "layer4", "fc"}, []int{2}},
+		{"resnet18", 4, 64, 2, []string{"layer2", "layer4"}, []int{2, 2}},
+		{"vgg11_bn", 2, 64, 1, []string{"features.0", "features.3", "features.10:in", "features"}, []int{2}},
+		{"resnet18", 2, 48, 1, []string{"layer4"}, []int{1}}, // fewer than 32 rows per band
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("%s/%dcores/%d²×%d", tc.arch, tc.cores, tc.size, tc.batch), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tc.cores))
+			m, err := Random(tc.arch, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var bands []int
+			probe := bandProbe{m, &bands}
+			exec, err := model.NewExec(b, m.Store(), func(_ *model.Scope, x *Node) []*Node {
+				banded := cnn.Build(probe, x, tc.layers...)
+				whole := m.Build(x, tc.layers...)
+				last := len(tc.layers) - 1
+				grad := func(a *Node) *Node {
+					v := Cos(Iota(x.Graph(), a.Shape(), a.Rank()-1)) // a weight per channel
+					return Gradient(ReduceAllSum(Mul(a, v)), x)[0]
+				}
+				return append(append(banded, whole...), grad(banded[last]), grad(whole[last]))
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Exec(bench.Input(m, tc.batch, tc.size))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(bands) != fmt.Sprint(tc.bands) {
+				t.Errorf("bands per part %v, want %v", bands, tc.bands)
+			}
+			n := len(tc.layers)
+			for i, l := range append(tc.layers, "input gradient") {
+				got, want := out[i], out[n+i]
+				if i == n {
+					got, want = out[2*n], out[2*n+1]
+				}
+				if !got.Shape().Equal(want.Shape()) {
+					t.Errorf("%s: %s in bands, %s whole", l, got.Shape(), want.Shape())
+					continue
+				}
+				if d := pyref.RelErr(tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want)); d > 1e-5 {
+					t.Errorf("%s: relative difference %g", l, d)
+				}
+			}
+		})
+	}
+}
