@@ -1,6 +1,8 @@
 package nn
 
 import (
+	"math"
+
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
 	"github.com/gomlx/gomlx/support/exceptions"
 )
@@ -175,6 +177,13 @@ func (p Pool2D) MaxBands(form Form, x Bands) Bands {
 	}
 	k, s, pad := p.norm(x.height(), x[0].Shape().Dim(2))
 	return x.window(k[0], s[0], 1, pad[0], func(seg *Node, rows [2]int) *Node {
+		if e := (s[0] - seg.Shape().Dim(1)%s[0]) % s[0]; form == Im2col && e > 0 && rows[1] == 0 {
+			// Fewer than s rows past the last window change nothing, and a
+			// whole number of stride phases lets separableMax take it.
+			d := seg.Shape().Clone()
+			d.Dimensions[1] = e
+			seg = Concatenate([]*Node{seg, BroadcastToShape(Scalar(seg.Graph(), seg.DType(), math.Inf(-1)), d)}, 1)
+		}
 		return Pool2D{Kernel: k, Stride: s, Pad: [2][2]int{rows, pad[1]}}.Max(form, seg)
 	})
 }
