@@ -44,11 +44,11 @@ func TestBands(t *testing.T) {
 		layers      []string
 		bands       []int // per part
 	}{
-		{"resnet18", 3, 96, 1, []string{"conv1", "relu:in", "maxpool", "layer1.0.conv2", "layer2.0.downsample.0", "layer2.0.bn1", "layer3", "layer4"}, []int{3}},
-		{"resnet50", 2, 80, 1, []string{"layer1.0.relu", "layer2.0.conv2", "layer3.1", "layer4", "fc"}, []int{2}},
-		{"resnet18", 4, 64, 2, []string{"layer2", "layer4"}, []int{2, 2}},
-		{"vgg11_bn", 2, 64, 1, []string{"features.0", "features.3", "features.10:in", "features"}, []int{2}},
-		{"resnet18", 2, 48, 1, []string{"layer4"}, []int{1}}, // fewer than 32 rows per band
+		{"resnet18", 3, 336, 1, []string{"conv1", "relu:in", "maxpool", "layer1.0.conv2", "layer2.0.downsample.0", "layer2.0.bn1", "layer3", "layer4"}, []int{3}},
+		{"resnet50", 2, 128, 1, []string{"layer1.0.relu", "layer2.0.conv2", "layer3.1", "layer4", "fc"}, []int{2}},
+		{"resnet50", 4, 144, 2, []string{"layer2", "layer4"}, []int{2, 2}},
+		{"vgg11_bn", 2, 128, 1, []string{"features.0", "features.3", "features.10:in", "features"}, []int{2}},
+		{"resnet18", 2, 192, 1, []string{"layer4"}, []int{1}}, // fewer than 112 rows per band
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%s/%dcores/%d²×%d", tc.arch, tc.cores, tc.size, tc.batch), func(t *testing.T) {

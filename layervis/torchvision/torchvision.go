@@ -227,9 +227,21 @@ func (m *Model) Build(x *Node, layers ...string) []*Node {
 }
 
 // bands returns how many horizontal bands Build builds each image of x in
-// (see [nn.Bands]): one per core that [cnn.Build] gives it, and at most one
-// per 32 rows, the output stride of a ResNet.
-func (m *Model) bands(x *Node) int { return min(cnn.PartCores(x.Graph()), x.Shape().Dim(2)/32) }
+// (see [nn.Bands]): one per core that [cnn.Build] gives it, as long as each
+// band has enough rows to pay for the rows it reads from its neighbours and
+// for twice the ops: 64 rows of the input, 112 for the ResNets of basic
+// blocks, whose layers do less per pixel. Measured on 2 cores, one image,
+// step to the last stage (examples/bench, ms, whole → 2 bands): ResNet-50
+// 128² 110 → 96–100, 224² 264–275 → 208–217; VGG-16 128² 262–339 →
+// 215–221; ResNet-18 224² 140–148 → 116–140, 160² 73–75 → 75–78, 96² 47 →
+// 53.
+func (m *Model) bands(x *Node) int {
+	rows := 64
+	if m.arch.family == "resnet" && !m.arch.bottle {
+		rows = 112
+	}
+	return min(cnn.PartCores(x.Graph()), x.Shape().Dim(2)/rows)
+}
 
 // forward holds the state of one Build.
 type forward struct {
