@@ -123,7 +123,7 @@ if [ -n "$XLA" ]; then
   t 120 "$PY" "$G/torch_step.py" cuda resnet50:1:224,resnet50:32:224,resnet152:10:512
 fi
 
-echo "### 3. CPU: pure Go (all cores, 2, 1) vs PyTorch CPU (same threads), ResNet-50 224² batch 1, and batch 8 on all cores (one branch per core)"
+echo "### 3. CPU: pure Go (all cores, 2, 1) vs PyTorch CPU (same threads), ResNet-50 224² batch 1 (in bands, one per core, at most one per 64 rows), and batch 8 on all cores (one branch per core)"
 if [ $dry = 1 ]; then m=resnet18 s=64; else m=resnet50 s=224; fi
 ncpu=$(nproc)
 for p in $ncpu 2 1; do

@@ -23,12 +23,14 @@ type counted struct {
 	sep     bool
 	sum     bool // Build sums the images of each activation (a model that mixes them)
 	batches []int
+	cores   []int // cnn.PartCores at each Build
 }
 
 func (c *counted) Separable(...string) bool { return c.sep }
 
 func (c *counted) Build(x *Node, layers ...string) []*Node {
 	c.batches = append(c.batches, x.Shape().Dim(0))
+	c.cores = append(c.cores, cnn.PartCores(x.Graph()))
 	acts := c.Model.Build(x, layers...)
 	if c.sum {
 		for i, a := range acts {
@@ -41,12 +43,13 @@ func (c *counted) Build(x *Node, layers ...string) []*Node {
 // TestBuildBranches checks that Build splits a batch into a branch per core
 // where the backend runs ops in parallel and the model's layers are per
 // image, and not where it runs them one at a time, the batch has one image
-// or the model does not say its layers are per image; and that the
-// activations and the input gradient are those of one graph.
+// or the model does not say its layers are per image; the cores it says
+// each part has (PartCores); and that the activations and the input
+// gradient are those of one graph.
 func TestBuildBranches(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	layers := []string{"layer2", "layer1.0.relu"}
-	run := func(config string, batch int, sep, sum bool) (batches []int, out [][]float32) {
+	run := func(config string, batch int, sep, sum bool) (batches, cores []int, out [][]float32) {
 		b, err := backend.New(config)
 		if err != nil {
 			t.Fatal(err)
@@ -60,6 +63,9 @@ func TestBuildBranches(t *testing.T) {
 		c := &counted{Model: m, sep: sep, sum: sum}
 		exec := model.MustNewExec(b, m.Store(), func(_ *model.Scope, x *Node) []*Node {
 			acts := cnn.Build(c, x, layers...)
+			if n := cnn.PartCores(x.Graph()); n != 1 {
+				t.Errorf("PartCores after Build: %d, want 1", n)
+			}
 			loss := ReduceAllSum(Mul(acts[0], Sin(IotaFull(x.Graph(), acts[0].Shape()))))
 			loss = Add(loss, ReduceAllSum(Mul(acts[1], Cos(IotaFull(x.Graph(), acts[1].Shape())))))
 			return append(acts, Gradient(loss, x)[0])
@@ -68,29 +74,33 @@ func TestBuildBranches(t *testing.T) {
 		for _, r := range exec.MustExec(bench.Input(m, batch, 32)) {
 			out = append(out, tensors.MustCopyFlatData[float32](r))
 		}
-		return c.batches, out
+		return c.batches, c.cores, out
 	}
 	for _, tc := range []struct {
 		config   string
 		batch    int
 		sep, sum bool
 		batches  []int
+		cores    []int
 	}{
-		{"go", 3, true, false, []int{1, 2}},
-		{"go:ops_parallel", 2, true, false, []int{1, 1}},
-		{"go", 1, true, false, []int{1}},
-		{"go:ops_sequential", 3, true, false, []int{3}},
-		{"go", 3, false, false, []int{3}},
+		{"go", 3, true, false, []int{1, 2}, []int{1, 1}},
+		{"go:ops_parallel", 2, true, false, []int{1, 1}, []int{1, 1}},
+		{"go", 1, true, false, []int{1}, []int{2}},
+		{"go:ops_sequential", 3, true, false, []int{3}, []int{1}},
+		{"go", 3, false, false, []int{3}, []int{2}},
 		// Separable wrongly: the second part's sum has one image, not two,
 		// so the batch is built whole.
-		{"go", 3, true, true, []int{1, 2, 3}},
+		{"go", 3, true, true, []int{1, 2, 3}, []int{1, 1, 2}},
 	} {
 		t.Run(fmt.Sprint(tc.config, " batch ", tc.batch, " separable ", tc.sep, " sum ", tc.sum), func(t *testing.T) {
-			batches, got := run(tc.config, tc.batch, tc.sep, tc.sum)
+			batches, cores, got := run(tc.config, tc.batch, tc.sep, tc.sum)
 			if !slices.Equal(batches, tc.batches) {
 				t.Errorf("built for batches %v, want %v", batches, tc.batches)
 			}
-			_, want := run("go:ops_sequential", tc.batch, false, tc.sum)
+			if !slices.Equal(cores, tc.cores) {
+				t.Errorf("cores per part %v, want %v", cores, tc.cores)
+			}
+			_, _, want := run("go:ops_sequential", tc.batch, false, tc.sum)
 			for i, what := range []string{layers[0], layers[1], "input gradient"} {
 				if len(got[i]) != len(want[i]) {
 					t.Fatalf("%s: %d values, want %d", what, len(got[i]), len(want[i]))
