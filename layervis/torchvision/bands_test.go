@@ -47,6 +47,7 @@ func TestBands(t *testing.T) {
 		{"resnet18", 3, 336, 1, []string{"conv1", "relu:in", "maxpool", "layer1.0.conv2", "layer2.0.downsample.0", "layer2.0.bn1", "layer3", "layer4"}, []int{3}},
 		{"resnet50", 2, 128, 1, []string{"layer1.0.relu", "layer2.0.conv2", "layer3.1", "layer4", "fc"}, []int{2}},
 		{"resnet50", 4, 144, 2, []string{"layer2", "layer4"}, []int{2, 2}},
+		{"resnet50", 2, 195, 1, []string{"maxpool", "layer2.0", "layer4"}, []int{2}}, // odd rows at every stage
 		{"vgg11_bn", 2, 128, 1, []string{"features.0", "features.3", "features.10:in", "features"}, []int{2}},
 		{"resnet18", 2, 192, 1, []string{"layer4"}, []int{1}}, // fewer than 112 rows per band
 	}
