@@ -84,46 +84,42 @@ func (c Conv2D) ApplyBands(form Form, x Bands, w, b *Node) Bands {
 	}
 	window := func(x Bands) Bands { return x.window(k[0], orOne(c.Stride[0]), dil[0], c.Pad[0], apply) }
 	span := (k[0] - 1) * dil[0]
-	if form != Im2col || orOne(c.Groups) != 1 || c.Stride != [2]int{1, 1} && c.Stride != [2]int{} ||
-		span == 0 || c.Pad[0] != [2]int{span / 2, span / 2} || span%2 != 0 {
+	if form != Im2col || orOne(c.Groups) != 1 || c.Stride != [2]int{1, 1} && c.Stride != [2]int{} || span == 0 {
 		return window(x)
 	}
 	if w.Rank() == 4 {
 		w = Reshape(w, k[0]*k[1]*w.Shape().Dim(2), w.Shape().Dim(3))
 	}
-	cin, cout := w.Shape().Dim(0)/(k[0]*k[1]), w.Shape().Dim(1)
-	if !transposedPays(k, cin, cout) || x.height()*x[0].Shape().Dim(2)*x[0].Shape().Dim(0) < 4*cout {
-		// The whole image's gradient would be col2im (Conv2D.inputGrad),
-		// sparing the transposed kernel.
-		return window(x)
-	}
-	return withBandGradient(x, window, func(v Bands) Bands {
-		return c.bandsInputGrad(v, w, k, dil, x[0].Shape().Dim(2))
-	})
+	return withBandGradient(x, window, func(v Bands) Bands { return c.bandsInputGrad(x, v, w, k, dil) })
 }
 
-// bandsInputGrad returns dL/dx of ApplyBands's stride-1 convolution (its
-// rows padded by half the window span, so that its bands are x's) from
-// v = dL/dy in bands: the transposed convolution (see Conv2D.inputGrad) of
-// v's bands, each with the rows of v it reads from its neighbours. Taking
-// the gradient this way computes each band's rows once; autodiff through
-// the rows each band reads would compute them for the band with those rows
-// and cut them apart (copies the pure-Go backend makes element by
-// element).
-func (c Conv2D) bandsInputGrad(v Bands, w *Node, k, dil [2]int, width int) Bands {
-	cout := w.Shape().Dim(1)
-	cin := w.Shape().Dim(0) / (k[0] * k[1])
-	tpad, ok := transposedPad([2]int{v.height(), width}, k, dil, c.Pad)
-	if !ok {
-		exceptions.Panicf("nn: no transposed convolution for the banded gradient of %+v (internal error)", c)
+// bandsInputGrad returns, band by band, dL/dx of ApplyBands's stride-1
+// convolution of x from v = dL/dy in bands: each band's is the input
+// gradient (Conv2D.inputGrad, in whichever form costs less) of the band
+// alone convolved with the rows of padding that give the rows of v whose
+// windows meet the band, read from v's bands. Autodiff through the rows
+// each band reads would compute the gradient of the band with those rows
+// and cut it apart, in copies the pure-Go backend makes element by element.
+func (c Conv2D) bandsInputGrad(x, v Bands, w *Node, k, dil [2]int) Bands {
+	span, o := (k[0]-1)*dil[0], v.height()
+	vStarts := v.starts()
+	dx := make(Bands, len(x))
+	a := 0
+	for j, band := range x {
+		b := a + band.Shape().Dim(1)
+		r0, r1 := max(0, a+c.Pad[0][0]-span), min(o-1, b-1+c.Pad[0][0]) // rows of v that meet the band
+		if r1 < r0 {
+			dx[j] = ZerosLike(band)
+		} else {
+			cb := c
+			top := a + c.Pad[0][0] - r0
+			cb.Pad[0] = [2]int{top, r1 - r0 + 1 - (b - a) - top + span}
+			seg := v.rows(r0, r1, 1, vStarts)
+			dx[j] = cb.inputGrad(seg, w, k, band.Shape(), [2]int{1, 1}, dil)
+		}
+		a = b
 	}
-	// The window of tap t meets the kernel's tap k²-1-t (patchesOf's
-	// reversed taps); one transposed kernel serves every band.
-	flipped := Reshape(TransposeAllAxes(Reshape(after(w, v[0]), k[0]*k[1], cin, cout), 0, 2, 1), k[0]*k[1]*cout, cin)
-	return v.window(k[0], 1, dil[0], tpad[0], func(seg *Node, rows [2]int) *Node {
-		p := patchesOf(seg, k, [2]int{1, 1}, dil, [2][2]int{rows, tpad[1]}, cin, true)
-		return p.out(DotGeneral(p.rows, []int{p.rows.Rank() - 1}, nil, flipped, []int{0}, nil))
-	})
+	return dx
 }
 
 // withBandGradient returns f(x), whose gradient with respect to each band
@@ -188,6 +184,15 @@ func (p Pool2D) MaxBands(form Form, x Bands) Bands {
 	})
 }
 
+// starts returns the bands' first rows, then the number of rows.
+func (b Bands) starts() []int {
+	s := make([]int, len(b)+1)
+	for i, x := range b {
+		s[i+1] = s[i] + x.Shape().Dim(1)
+	}
+	return s
+}
+
 // height returns the number of rows of the whole activation.
 func (b Bands) height() int {
 	h := 0
@@ -211,10 +216,7 @@ func (b Bands) window(k, s, d int, pad [2]int, f func(seg *Node, rows [2]int) *N
 	}
 	h := b.height()
 	o := OutSize(h, k, s, d, pad)
-	starts := make([]int, len(b)+1) // the input bands' first rows, then h
-	for i, x := range b {
-		starts[i+1] = starts[i] + x.Shape().Dim(1)
-	}
+	starts := b.starts()
 	// Output row r's window centre is r·s − pad + (k−1)·d/2: the first row
 	// of the band starting at input row a is the first whose centre is ≥ a.
 	span := (k - 1) * d

@@ -50,10 +50,14 @@ func TestBands(t *testing.T) {
 		{"max 3x3/2 ceil", 12, 0, 3, pool(Pool2D{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, CeilMode: true}), []int{2, 2, 2}},
 	}
 	b := backend.MustGet()
+	// Channels for which a stride-1 convolution's input gradient is the
+	// transposed convolution, and for which it is col2im (transposedPays).
+	channels := [][2]int{{4, 6}, {2, 16}}
 	for _, tc := range cases {
-		for _, form := range []Form{Im2col, Standard} {
-			t.Run(fmt.Sprintf("%s/%s", tc.name, form), func(t *testing.T) {
-				const w, cin, cout = 5, 4, 6
+		for i, form := range []Form{Im2col, Standard, Im2col} {
+			cin, cout := channels[i/2][0], channels[i/2][1]
+			t.Run(fmt.Sprintf("%s/%s/%d→%d", tc.name, form, cin, cout), func(t *testing.T) {
+				const w = 5
 				x := randTensor(rng, 1, tc.h, w, cin)
 				k := max(tc.k, 1)
 				kernel := randTensor(rng, k*k*cin, cout)

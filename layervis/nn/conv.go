@@ -480,12 +480,8 @@ func (c Conv2D) inputGrad(v, w *Node, k [2]int, xShape shapes.Shape, stride, dil
 	if stride == [2]int{1, 1} && k[0]*k[1] > 1 {
 		tpad, ok := transposedPad([2]int{h, wd}, k, dil, c.Pad)
 		if ok && b*h*wd >= 4*cout && transposedPays(k, cin, cout) {
-			// The window of tap t meets the kernel's tap k²-1-t. after's
-			// copy is the step's own, so the reshapes around the transpose
-			// do not copy the weight.
 			p := patchesOf(v, k, stride, dil, tpad, cin, true)
-			flipped := Reshape(TransposeAllAxes(Reshape(after(w, v), k[0]*k[1], cin, cout), 0, 2, 1), k[0]*k[1]*cout, cin)
-			return p.out(DotGeneral(p.rows, []int{p.rows.Rank() - 1}, nil, flipped, []int{0}, nil))
+			return p.out(DotGeneral(p.rows, []int{p.rows.Rank() - 1}, nil, transposedKernel(w, v, k), []int{0}, nil))
 		}
 		if g, ok := newShiftGrid(xShape, k, dil, c.Pad); ok {
 			return g.inputGrad(v, w, k, dil)
@@ -493,6 +489,27 @@ func (c Conv2D) inputGrad(v, w *Node, k [2]int, xShape shapes.Shape, stride, dil
 	}
 	return col2im(timesT(v, w), xShape, k, stride, dil, c.Pad)
 }
+
+// transposedKernel returns the kernel matrix w [k²·Cin, Cout] of a
+// convolution as the transposed convolution of its input gradient
+// multiplies by, [k²·Cout, Cin]: each tap's [Cin, Cout] block transposed
+// (the window of tap t meets the kernel's tap k²-1-t: patchesOf reverses
+// the taps). It is computed once v, dL/dy, is (after's copy is the step's
+// own, so the reshapes around the transpose do not copy the weight), and
+// once per graph: the bands of an image (Bands) share it.
+func transposedKernel(w, v *Node, k [2]int) *Node {
+	key := transposedKey{w}
+	if t, ok := w.Graph().State(key).(*Node); ok {
+		return t
+	}
+	cin, cout := w.Shape().Dim(0)/(k[0]*k[1]), w.Shape().Dim(1)
+	t := Reshape(TransposeAllAxes(Reshape(after(w, v), k[0]*k[1], cin, cout), 0, 2, 1), k[0]*k[1]*cout, cin)
+	w.Graph().AttachState(key, t)
+	return t
+}
+
+// transposedKey is the graph state holding a kernel's transposedKernel.
+type transposedKey struct{ w *Node }
 
 // timesT returns v [B,Ho,Wo,n] times wᵀ, w [m,n]: [B,Ho,Wo,m]. On the
 // pure-Go backend, where weightsFirstPays, it is w·vᵀ [m,B,Ho,Wo]
