@@ -16,6 +16,7 @@ import (
 // the cores busy on a single image, as cnn.Build's parts do on a batch
 // (layervis/torchvision builds its models so; cnn.PartCores says how many
 // bands).
+//
 // Per-pixel ops map over the bands ([Bands.Map], [Zip]); window ops
 // ([Conv2D.ApplyBands], [Pool2D.MaxBands]) read the rows their bands' windows
 // need from the bands next door, and pad only at the image's top and
