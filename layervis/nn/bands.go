@@ -104,6 +104,9 @@ func (c Conv2D) ApplyBands(form Form, x Bands, w, b *Node) Bands {
 func (c Conv2D) bandsInputGrad(x, v Bands, w *Node, k, dil [2]int) Bands {
 	span, o := (k[0]-1)*dil[0], v.height()
 	vStarts := v.starts()
+	g := v[0].Graph()
+	g.AttachState(kernelsKey{}, map[*Node]*Node{})
+	defer g.AttachState(kernelsKey{}, nil)
 	dx := make(Bands, len(x))
 	a := 0
 	for j, band := range x {

@@ -495,21 +495,28 @@ func (c Conv2D) inputGrad(v, w *Node, k [2]int, xShape shapes.Shape, stride, dil
 // multiplies by, [k²·Cout, Cin]: each tap's [Cin, Cout] block transposed
 // (the window of tap t meets the kernel's tap k²-1-t: patchesOf reverses
 // the taps). It is computed once v, dL/dy, is (after's copy is the step's
-// own, so the reshapes around the transpose do not copy the weight), and
-// once per graph: the bands of an image (Bands) share it.
+// own, so the reshapes around the transpose do not copy the weight), once
+// for the bands of an image (see kernelsKey).
 func transposedKernel(w, v *Node, k [2]int) *Node {
-	key := transposedKey{w}
-	if t, ok := w.Graph().State(key).(*Node); ok {
+	memo, _ := w.Graph().State(kernelsKey{}).(map[*Node]*Node)
+	if t := memo[w]; t != nil {
 		return t
 	}
 	cin, cout := w.Shape().Dim(0)/(k[0]*k[1]), w.Shape().Dim(1)
 	t := Reshape(TransposeAllAxes(Reshape(after(w, v), k[0]*k[1], cin, cout), 0, 2, 1), k[0]*k[1]*cout, cin)
-	w.Graph().AttachState(key, t)
+	if memo != nil {
+		memo[w] = t
+	}
 	return t
 }
 
-// transposedKey is the graph state holding a kernel's transposedKernel.
-type transposedKey struct{ w *Node }
+// kernelsKey is the graph state that, while the gradient of one
+// convolution's bands is built (Conv2D.bandsInputGrad), holds the
+// transposed kernels built for it, so that its bands share them. Elsewhere
+// each gradient builds its own: a kernel shared between independent
+// branches of a batch (cnn.Build) would make each branch's gradient wait for
+// the first one's.
+type kernelsKey struct{}
 
 // timesT returns v [B,Ho,Wo,n] times wᵀ, w [m,n]: [B,Ho,Wo,m]. On the
 // pure-Go backend, where weightsFirstPays, it is w·vᵀ [m,B,Ho,Wo]
