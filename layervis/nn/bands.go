@@ -103,14 +103,13 @@ func (c Conv2D) ApplyBands(form Form, x Bands, w, b *Node) Bands {
 // and cut it apart, in copies the pure-Go backend makes element by element.
 func (c Conv2D) bandsInputGrad(x, v Bands, w *Node, k, dil [2]int) Bands {
 	span, o := (k[0]-1)*dil[0], v.height()
-	vStarts := v.starts()
+	xStarts, vStarts := x.starts(), v.starts()
 	g := v[0].Graph()
 	g.AttachState(kernelsKey{}, map[*Node]*Node{})
 	defer g.AttachState(kernelsKey{}, nil)
 	dx := make(Bands, len(x))
-	a := 0
 	for j, band := range x {
-		b := a + band.Shape().Dim(1)
+		a, b := xStarts[j], xStarts[j+1]
 		r0, r1 := max(0, a+c.Pad[0][0]-span), min(o-1, b-1+c.Pad[0][0]) // rows of v that meet the band
 		if r1 < r0 {
 			dx[j] = ZerosLike(band)
@@ -121,7 +120,6 @@ func (c Conv2D) bandsInputGrad(x, v Bands, w *Node, k, dil [2]int) Bands {
 			seg := v.rows(r0, r1, 1, vStarts)
 			dx[j] = cb.inputGrad(seg, w, k, band.Shape(), [2]int{1, 1}, dil)
 		}
-		a = b
 	}
 	return dx
 }
@@ -198,13 +196,7 @@ func (b Bands) starts() []int {
 }
 
 // height returns the number of rows of the whole activation.
-func (b Bands) height() int {
-	h := 0
-	for _, x := range b {
-		h += x.Shape().Dim(1)
-	}
-	return h
-}
+func (b Bands) height() int { return b.starts()[len(b)] }
 
 // window returns the bands of the result of a window op over b's rows:
 // k taps (dilation d) at stride s, padded by pad at the top and bottom.
