@@ -21,7 +21,8 @@
 // graph builders into how many independent branches to split a batch. The
 // parallel modes get an unbounded worker pool: with compute v0.1.6's
 // bounded one, two large matrix products running in parallel can deadlock
-// (see newGo). [Describe] says which mode runs.
+// (see newGo), so a "parallelism=N" option is refused with an error that
+// points to GOMAXPROCS. [Describe] says which mode runs.
 //
 // The pure-Go backend is only fast when the binary was built with
 // GOEXPERIMENT=simd (the Makefile and the notebook kernel set it);
@@ -232,9 +233,13 @@ var precisions sync.Map // compute.Backend → Precision
 // start at once, and a product waits only for the workers it started
 // itself, which finish. That is set on the backend's exported Workers pool
 // (the "parallelism=-1" option would print to stdout); should that ever
-// fail, the backend runs the ops one at a time instead.
+// fail, the backend runs the ops one at a time instead. A "parallelism"
+// option, which would bound the pool again, is refused (goOptions).
 func newGo(config, opts string) (compute.Backend, error) {
-	opts, unbounded := goOptions(opts)
+	opts, err := goOptions(opts)
+	if err != nil {
+		return nil, fmt.Errorf("backend %q: %w", config, err)
+	}
 	b, err := compute.NewWithConfig("go:" + opts)
 	if err != nil {
 		return nil, fmt.Errorf("backend %q failed to start: %w", config, err)
@@ -247,15 +252,11 @@ func newGo(config, opts string) (compute.Backend, error) {
 	case strings.Contains(opts, "ops_parallel"):
 		mode = "ops in parallel"
 	}
-	switch {
-	case !unbounded:
-		mode += ", workers bounded (can deadlock)"
-	case unboundWorkers(b):
-		mode += ", workers unbounded"
-	default: // not compute v0.1.6's layout: run ops one at a time rather than risk a deadlock
+	if !unboundWorkers(b) { // not compute v0.1.6's layout: run ops one at a time rather than risk a deadlock
 		b.Finalize()
 		return newGo(config, opts+",ops_sequential")
 	}
+	mode += ", workers unbounded"
 	goModes.Store(b, goMode{desc: mode, parallel: true})
 	return b, nil
 }
@@ -317,12 +318,14 @@ func unboundWorkers(b compute.Backend) bool {
 
 // goOptions returns the pure-Go backend's options: opts without
 // "ops_dynamic", the backend's own default mode (unless they choose
-// "ops_sequential" or "ops_parallel"), and whether the worker pool is to be
-// made unbounded: unless opts set "parallelism".
-func goOptions(opts string) (string, bool) {
+// "ops_sequential" or "ops_parallel"). It refuses "parallelism=N": a
+// bounded worker pool deadlocks (see newGo; a ResNet-50 image built in
+// bands hangs at parallelism=2 and 3) and the unbounded one is the
+// default; GOMAXPROCS sets the cores instead (branches, bands and
+// products all follow it).
+func goOptions(opts string) (string, error) {
 	var keep []string
 	mode := ""
-	unbounded := true
 	for _, o := range strings.Split(opts, ",") {
 		switch {
 		case o == "":
@@ -330,17 +333,18 @@ func goOptions(opts string) (string, bool) {
 			mode = o
 		case o == "ops_dynamic":
 			mode = ""
+		case strings.HasPrefix(o, "parallelism="):
+			return "", fmt.Errorf("option %q is not supported: compute v0.1.6's pure-Go backend deadlocks on a bounded worker pool "+
+				"(matrix products wait for workers that other products hold), so layervis runs it unbounded; "+
+				"to use fewer cores set GOMAXPROCS=N, to run one op at a time use %s=go:ops_sequential", o, EnvVar)
 		default:
-			if strings.HasPrefix(o, "parallelism=") {
-				unbounded = false
-			}
 			keep = append(keep, o)
 		}
 	}
 	if mode != "" {
 		keep = append(keep, mode)
 	}
-	return strings.Join(keep, ","), unbounded
+	return strings.Join(keep, ","), nil
 }
 
 // Describe returns a one-line description of the backend in use, e.g.

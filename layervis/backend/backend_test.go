@@ -111,17 +111,26 @@ func TestWithPrecision(t *testing.T) {
 
 func TestGoOptions(t *testing.T) {
 	for _, c := range []struct {
-		in, want  string
-		unbounded bool
+		in, want string
+		refused  bool
 	}{
-		{"", "", true},
-		{"parallelism=2", "parallelism=2", false},
-		{"ops_parallel", "ops_parallel", true},
-		{"ops_dynamic", "", true},
-		{"ops_sequential,parallelism=3", "parallelism=3,ops_sequential", false},
+		{"", "", false},
+		{"ops_parallel", "ops_parallel", false},
+		{"ops_dynamic", "", false},
+		{"ops_sequential,dependency_order", "dependency_order,ops_sequential", false},
+		{"parallelism=2", "", true},
+		{"ops_sequential,parallelism=3", "", true},
+		{"parallelism=-1", "", true},
 	} {
-		if got, unbounded := goOptions(c.in); got != c.want || unbounded != c.unbounded {
-			t.Errorf("goOptions(%q) = %q, %v; want %q, %v", c.in, got, unbounded, c.want, c.unbounded)
+		got, err := goOptions(c.in)
+		if c.refused {
+			if err == nil || !strings.Contains(err.Error(), "GOMAXPROCS") {
+				t.Errorf("goOptions(%q) = %q, %v; want an error that points to GOMAXPROCS", c.in, got, err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("goOptions(%q) = %q, %v; want %q", c.in, got, err, c.want)
 		}
 	}
 }
@@ -145,10 +154,10 @@ func TestLocal(t *testing.T) {
 }
 
 // TestGoExecutor checks how each pure-Go configuration runs ops, that
-// Describe says so, and that the parallel ones get an unbounded worker pool
-// unless the configuration bounds it (optvis's TestNoDeadlock runs, under
-// a timeout, the graph that deadlocks a bounded one), and that Branches
-// asks the parallel ones for a branch per core.
+// Describe says so, that the parallel ones get an unbounded worker pool
+// (optvis's TestNoDeadlock runs, under a timeout, the graph that deadlocks
+// a bounded one), that Branches asks the parallel ones for a branch per
+// core, and that a configuration bounding the pool is refused.
 func TestGoExecutor(t *testing.T) {
 	for _, c := range []struct {
 		config, mode string
@@ -159,7 +168,6 @@ func TestGoExecutor(t *testing.T) {
 		{"go:ops_sequential", "ops one at a time", 0, false},
 		{"go:ops_parallel", "ops in parallel, workers unbounded", -1, true},
 		{"go:ops_dynamic", "ops in parallel when one computation runs, else one at a time, workers unbounded", -1, true},
-		{"go:ops_parallel,parallelism=3", "workers bounded (can deadlock)", 3, true},
 	} {
 		b, err := New(c.config)
 		if err != nil {
@@ -183,5 +191,18 @@ func TestGoExecutor(t *testing.T) {
 			t.Errorf("Branches(%s) = %d, want %d", c.config, got, want)
 		}
 		b.Finalize()
+	}
+	for _, config := range []string{"go:parallelism=2", "go:ops_parallel,parallelism=3"} {
+		b, err := New(config)
+		if err == nil {
+			b.Finalize()
+			t.Errorf("New(%q) started a backend with a bounded worker pool, which can deadlock; want an error", config)
+			continue
+		}
+		for _, want := range []string{config, "deadlock", "GOMAXPROCS=N"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("New(%q): %v; want it to say %q", config, err, want)
+			}
+		}
 	}
 }

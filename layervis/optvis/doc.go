@@ -107,6 +107,7 @@
 // products run in parallel, which the DFT products of the Fourier
 // parameterizations trigger, when its worker pool is bounded. layervis/backend
 // gives the parallel modes (ops_dynamic, the default, and ops_parallel) an
-// unbounded pool; a test runs a graph of that shape under a timeout in each
-// mode.
+// unbounded pool, and refuses the "parallelism=N" option that would bound it
+// again (GOMAXPROCS=N uses fewer cores instead); a test runs a graph of that
+// shape under a timeout in each mode.
 package optvis
