@@ -318,11 +318,11 @@ func unboundWorkers(b compute.Backend) bool {
 
 // goOptions returns the pure-Go backend's options: opts without
 // "ops_dynamic", the backend's own default mode (unless they choose
-// "ops_sequential" or "ops_parallel"). It refuses "parallelism=N": a
-// bounded worker pool deadlocks (see newGo; a ResNet-50 image built in
-// bands hangs at parallelism=2 and 3) and the unbounded one is the
-// default; GOMAXPROCS sets the cores instead (branches, bands and
-// products all follow it).
+// "ops_sequential" or "ops_parallel"), and without "parallelism=-1", the
+// unbounded worker pool newGo sets anyway. Any other "parallelism" is an
+// error: a bounded pool deadlocks (see newGo; a ResNet-50 image built in
+// bands hung at parallelism=2 and 3), and GOMAXPROCS sets the cores
+// instead (branches, bands and products all follow it).
 func goOptions(opts string) (string, error) {
 	var keep []string
 	mode := ""
@@ -333,6 +333,7 @@ func goOptions(opts string) (string, error) {
 			mode = o
 		case o == "ops_dynamic":
 			mode = ""
+		case o == "parallelism=-1": // what layervis sets anyway (compute would print it to stdout)
 		case strings.HasPrefix(o, "parallelism="):
 			return "", fmt.Errorf("option %q is not supported: compute v0.1.6's pure-Go backend deadlocks on a bounded worker pool "+
 				"(matrix products wait for workers that other products hold), so layervis runs it unbounded; "+

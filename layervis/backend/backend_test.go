@@ -120,7 +120,8 @@ func TestGoOptions(t *testing.T) {
 		{"ops_sequential,dependency_order", "dependency_order,ops_sequential", false},
 		{"parallelism=2", "", true},
 		{"ops_sequential,parallelism=3", "", true},
-		{"parallelism=-1", "", true},
+		{"parallelism=-1,ops_parallel", "ops_parallel", false},
+		{"parallelism=0", "", true},
 	} {
 		got, err := goOptions(c.in)
 		if c.refused {
