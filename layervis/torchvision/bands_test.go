@@ -3,6 +3,7 @@ package torchvision
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
@@ -42,18 +43,26 @@ func TestBands(t *testing.T) {
 		cores, size int
 		batch       int
 		layers      []string
-		bands       []int // per part
+		bands       []int  // per part
+		bandRows    string // BandRowsEnv; "": unset
 	}{
-		{"resnet18", 3, 336, 1, []string{"conv1", "relu:in", "maxpool", "layer1.0.conv2", "layer2.0.downsample.0", "layer2.0.bn1", "layer3", "layer4"}, []int{3}},
-		{"resnet50", 2, 128, 1, []string{"layer1.0.relu", "layer2.0.conv2", "layer3.1", "layer4", "fc"}, []int{2}},
-		{"resnet50", 4, 144, 2, []string{"layer2", "layer4"}, []int{2, 2}},
-		{"resnet50", 2, 195, 1, []string{"maxpool", "layer2.0", "layer4"}, []int{2}}, // odd rows at every stage
-		{"vgg11_bn", 2, 128, 1, []string{"features.0", "features.3", "features.10:in", "features"}, []int{2}},
-		{"resnet18", 2, 192, 1, []string{"layer4"}, []int{1}}, // fewer than 112 rows per band
+		{"resnet18", 3, 336, 1, []string{"conv1", "relu:in", "maxpool", "layer1.0.conv2", "layer2.0.downsample.0", "layer2.0.bn1", "layer3", "layer4"}, []int{3}, ""},
+		{"resnet50", 2, 128, 1, []string{"layer1.0.relu", "layer2.0.conv2", "layer3.1", "layer4", "fc"}, []int{2}, ""},
+		{"resnet50", 4, 144, 2, []string{"layer2", "layer4"}, []int{2, 2}, ""},
+		{"resnet50", 2, 195, 1, []string{"maxpool", "layer2.0", "layer4"}, []int{2}, ""}, // odd rows at every stage
+		{"vgg11_bn", 2, 128, 1, []string{"features.0", "features.3", "features.10:in", "features"}, []int{2}, ""},
+		{"resnet18", 2, 192, 1, []string{"layer4"}, []int{1}, ""}, // fewer than 112 rows per band
+		// Set rows per band: 4 bands of 32 rows on 8 cores, one row
+		// each at layer4; 2 of 48 where 64 would give one.
+		{"resnet18", 8, 128, 1, []string{"maxpool", "layer2.0", "layer4"}, []int{4}, "32"},
+		{"resnet50", 2, 96, 1, []string{"layer3", "layer4"}, []int{2}, "48"},
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%s/%dcores/%d²×%d", tc.arch, tc.cores, tc.size, tc.batch), func(t *testing.T) {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tc.cores))
+			if tc.bandRows != "" {
+				t.Setenv(BandRowsEnv, tc.bandRows)
+			}
 			m, err := Random(tc.arch, 2)
 			if err != nil {
 				t.Fatal(err)
@@ -93,6 +102,26 @@ func TestBands(t *testing.T) {
 				if d := pyref.RelErr(tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want)); d > 1e-5 {
 					t.Errorf("%s: relative difference %g", l, d)
 				}
+			}
+		})
+	}
+}
+
+// TestBandRowsEnv checks that a BandRowsEnv value that is not a whole
+// number ≥ 1 is an error that names the variable and what it wants, not a
+// panic.
+func TestBandRowsEnv(t *testing.T) {
+	b := backend.MustGet()
+	m, err := Random("resnet18", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"0", "-3", "many", ""} {
+		t.Run(v, func(t *testing.T) {
+			t.Setenv(BandRowsEnv, v)
+			_, err := cnn.Activations(b, m, bench.Input(m, 1, 32), "layer1")
+			if err == nil || !strings.Contains(err.Error(), BandRowsEnv) || !strings.Contains(err.Error(), "whole number") {
+				t.Errorf("%s=%q: error %v, want one naming the variable and a whole number", BandRowsEnv, v, err)
 			}
 		})
 	}
