@@ -123,17 +123,12 @@ if [ -n "$XLA" ]; then
   t 120 "$PY" "$G/torch_step.py" cuda resnet50:1:224,resnet50:32:224,resnet152:10:512
 fi
 
-echo "### 3. CPU: pure Go (all cores, 2, 1) vs PyTorch CPU (same threads), ResNet-50 224² batch 1 (in bands, one per core, at most one per 64 rows; on all cores also per 32 and 16, LAYERVIS_BAND_ROWS), and batch 8 on all cores (one branch per core)"
+echo "### 3. CPU: pure Go (all cores, 2, 1) vs PyTorch CPU (same threads), ResNet-50 224² batch 1 (in bands, one per core, at most one per 64 rows), and batch 8 on all cores (one branch per core)"
 if [ $dry = 1 ]; then m=resnet18 s=64; else m=resnet50 s=224; fi
 ncpu=$(nproc)
 for p in $ncpu 2 1; do
   echo "  GOMAXPROCS=$p"
   GOMAXPROCS=$p GOMLX_BACKEND=go t 120 "$G/bench" -model $m -layer layer4 -size $s -batch 1 -iters 3 2>/dev/null
-done
-# More, thinner bands on all cores (the default, 64 rows, was measured on 2).
-for r in 32 16; do
-  echo "  GOMAXPROCS=$ncpu LAYERVIS_BAND_ROWS=$r"
-  LAYERVIS_BAND_ROWS=$r GOMLX_BACKEND=go t 60 "$G/bench" -model $m -layer layer4 -size $s -batch 1 -iters 3 2>/dev/null
 done
 GOMLX_BACKEND=go t 120 "$G/bench" -model $m -layer layer4 -size $s -batch 8 -iters 3 2>/dev/null
 for p in $ncpu 2; do
@@ -171,5 +166,11 @@ for f in ["report-demo.json", "report-reference.json"]:
         continue
     print(f, {k: r[k] for k in r if k.lower().startswith("tim")})
 PY
+echo "### 6. CPU: thinner bands on all cores (LAYERVIS_BAND_ROWS; the default, 64 rows per band, was measured on 2 cores), ResNet-50 224² batch 1"
+for r in 32 16; do
+  echo "  GOMAXPROCS=$ncpu LAYERVIS_BAND_ROWS=$r"
+  LAYERVIS_BAND_ROWS=$r GOMLX_BACKEND=go t 60 "$G/bench" -model $m -layer layer4 -size $s -batch 1 -iters 3 2>/dev/null
+done
+
 echo "### done in $(($(date +%s) - start)) s"
 rm -rf "$W"
