@@ -44,7 +44,7 @@ func TestBands(t *testing.T) {
 		batch       int
 		layers      []string
 		bands       []int  // per part
-		bandRows    string // BandRowsEnv; "": unset
+		bandRows    string // BandRowsEnvVar; "": unset
 	}{
 		{"resnet18", 3, 336, 1, []string{"conv1", "relu:in", "maxpool", "layer1.0.conv2", "layer2.0.downsample.0", "layer2.0.bn1", "layer3", "layer4"}, []int{3}, ""},
 		{"resnet50", 2, 128, 1, []string{"layer1.0.relu", "layer2.0.conv2", "layer3.1", "layer4", "fc"}, []int{2}, ""},
@@ -61,7 +61,7 @@ func TestBands(t *testing.T) {
 		t.Run(fmt.Sprintf("%s/%dcores/%d²×%d", tc.arch, tc.cores, tc.size, tc.batch), func(t *testing.T) {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tc.cores))
 			if tc.bandRows != "" {
-				t.Setenv(BandRowsEnv, tc.bandRows)
+				t.Setenv(BandRowsEnvVar, tc.bandRows)
 			}
 			m, err := Random(tc.arch, 2)
 			if err != nil {
@@ -107,21 +107,21 @@ func TestBands(t *testing.T) {
 	}
 }
 
-// TestBandRowsEnv checks that a BandRowsEnv value that is not a whole
+// TestBandRowsEnvVar checks that a BandRowsEnvVar value that is not a whole
 // number ≥ 1 is an error that names the variable and what it wants, not a
 // panic.
-func TestBandRowsEnv(t *testing.T) {
+func TestBandRowsEnvVar(t *testing.T) {
 	b := backend.MustGet()
 	m, err := Random("resnet18", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []string{"0", "-3", "many", ""} {
+	for _, v := range []string{"0", "-3", "many", "32 rows"} {
 		t.Run(v, func(t *testing.T) {
-			t.Setenv(BandRowsEnv, v)
+			t.Setenv(BandRowsEnvVar, v)
 			_, err := cnn.Activations(b, m, bench.Input(m, 1, 32), "layer1")
-			if err == nil || !strings.Contains(err.Error(), BandRowsEnv) || !strings.Contains(err.Error(), "whole number") {
-				t.Errorf("%s=%q: error %v, want one naming the variable and a whole number", BandRowsEnv, v, err)
+			if err == nil || !strings.Contains(err.Error(), BandRowsEnvVar) || !strings.Contains(err.Error(), "whole number") {
+				t.Errorf("%s=%q: error %v, want one naming the variable and a whole number", BandRowsEnvVar, v, err)
 			}
 		})
 	}

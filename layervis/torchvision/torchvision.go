@@ -237,31 +237,31 @@ func (m *Model) Build(x *Node, layers ...string) []*Node {
 // 128² 110 → 96–100, 224² 264–275 → 208–217; VGG-16 128² 262–339 →
 // 215–221; ResNet-18 224² 140–148 → 116–140, 160² 73–75 → 75–78, 96² 47 →
 // 53. The environment variable LAYERVIS_BAND_ROWS sets that least number of
-// rows instead (see [BandRowsEnv]).
+// rows instead (see [BandRowsEnvVar]).
 func (m *Model) bands(x *Node) int {
 	rows := 64
 	if m.arch.family == "resnet" && !m.arch.bottle {
 		rows = 112
 	}
-	if s, ok := os.LookupEnv(BandRowsEnv); ok {
+	if s := strings.TrimSpace(os.Getenv(BandRowsEnvVar)); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
 			exceptions.Panicf("%s=%q: want a whole number ≥ 1, the least input rows per band (unset, %s bands from %d rows)",
-				BandRowsEnv, s, m.Name(), rows)
+				BandRowsEnvVar, s, m.Name(), rows)
 		}
 		rows = n
 	}
 	return min(cnn.PartCores(x.Graph()), x.Shape().Dim(2)/rows)
 }
 
-// BandRowsEnv names the environment variable that sets the least input rows
-// of a band (a whole number ≥ 1) when Build splits an image into bands, one
-// per core: for measuring other splits where there are more cores than the
-// 2 on which the defaults were measured (64 rows, 112 for ResNet-18/34; see
-// scripts/gpu-check.sh). Build panics on a value that is not a whole
-// number ≥ 1, which cnn.Activations and the other entry points return as an
-// error.
-const BandRowsEnv = "LAYERVIS_BAND_ROWS"
+// BandRowsEnvVar names the environment variable that sets the least input
+// rows of a band (a whole number ≥ 1) when Build splits an image into
+// bands, one per core: for measuring other splits where there are more
+// cores than the 2 on which the defaults were measured (64 rows, 112 for
+// ResNet-18/34; see scripts/gpu-check.sh). Unset or empty: the defaults.
+// Build panics, as graph-building functions do, on any other value, which
+// cnn.Activations and the other entry points return as an error.
+const BandRowsEnvVar = "LAYERVIS_BAND_ROWS"
 
 // forward holds the state of one Build.
 type forward struct {
