@@ -50,3 +50,33 @@ func BenchmarkMaxPool(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLayout times the product of activations [rows, k] by a weight
+// stored [k, n] (contracted on its first axis, as kept copies are: see
+// SetKeeper) and stored [n, k] (contracted on its last, as an input
+// gradient by a kernel matrix contracts it), on shapes of ResNet-50's
+// 1×1 convolutions at 224² (one band of two in the last stages), and
+// reports multiply-adds per ns.
+func BenchmarkLayout(b *testing.B) {
+	be := backend.MustGet()
+	for _, d := range [][3]int{{1568, 256, 64}, {392, 512, 128}, {98, 1024, 256}, {28, 2048, 512}} {
+		for _, last := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%dx%dx%d/contract-last=%v", d[0], d[1], d[2], last), func(b *testing.B) {
+				rng := rand.New(rand.NewPCG(1, 2))
+				x := randTensor(rng, d[0], d[1])
+				w := randTensor(rng, d[1], d[2])
+				axis := 0
+				if last {
+					w, axis = randTensor(rng, d[2], d[1]), 1
+				}
+				exec := MustNewExec(be, func(x, w *Node) *Node { return DotGeneral(x, []int{1}, nil, w, []int{axis}, nil) })
+				defer exec.Finalize()
+				exec.MustExec(x, w)
+				for b.Loop() {
+					exec.MustExec(x, w)
+				}
+				b.ReportMetric(float64(d[0]*d[1]*d[2])*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "MAC/ns")
+			})
+		}
+	}
+}

@@ -464,8 +464,11 @@ func withGradient(x *Node, f func(x *Node) *Node, grad func(v *Node) *Node) *Nod
 // less. One is the transposed convolution: dL/dy padded by the window span
 // less x's padding, cut into k² windows taken in reverse order,
 // concatenated and multiplied by the kernel as [k²·Cout, Cin] (where that
-// padding is not negative, and with at least 4 pixels per output channel,
-// so that transposing the kernel costs little). On ResNet-50's first
+// padding is not negative; the kernel so arranged is kept by w's model
+// (SetKeeper) or, where it keeps none, transposed in the graph, then only
+// with at least 4 pixels per output channel, so that transposing costs
+// little; col2im on the shifted grid multiplies more rows, twice as many
+// in ResNet-50's last stage at 224²). On ResNet-50's first
 // stages this beats col2im, which slices as much and also pads and adds k²
 // blocks; it copies k²·Cout values per pixel, though, where col2im slices
 // k²·Cin: col2im wins where Cout is several times Cin (the stem's
@@ -479,9 +482,15 @@ func (c Conv2D) inputGrad(v, w *Node, k [2]int, xShape shapes.Shape, stride, dil
 	b, h, wd := xShape.Dim(0), xShape.Dim(1), xShape.Dim(2)
 	if stride == [2]int{1, 1} && k[0]*k[1] > 1 {
 		tpad, ok := transposedPad([2]int{h, wd}, k, dil, c.Pad)
-		if ok && b*h*wd >= 4*cout && transposedPays(k, cin, cout) {
-			p := patchesOf(v, k, stride, dil, tpad, cin, true)
-			return p.out(DotGeneral(p.rows, []int{p.rows.Rank() - 1}, nil, transposedKernel(w, v, k), []int{0}, nil))
+		if ok && transposedPays(k, cin, cout) {
+			tk := kept(w, tapsTransposedLayout, []int{k[0] * k[1] * cout, cin}, tapsTransposeFill(k[0]*k[1], cin, cout))
+			if tk == nil && b*h*wd >= 4*cout {
+				tk = transposedKernel(w, v, k)
+			}
+			if tk != nil {
+				p := patchesOf(v, k, stride, dil, tpad, cin, true)
+				return p.out(DotGeneral(p.rows, []int{p.rows.Rank() - 1}, nil, tk, []int{0}, nil))
+			}
 		}
 		if g, ok := newShiftGrid(xShape, k, dil, c.Pad); ok {
 			return g.inputGrad(v, w, k, dil)
@@ -519,12 +528,20 @@ func transposedKernel(w, v *Node, k [2]int) *Node {
 type kernelsKey struct{}
 
 // timesT returns v [B,Ho,Wo,n] times wᵀ, w [m,n]: [B,Ho,Wo,m]. On the
-// pure-Go backend, where weightsFirstPays, it is w·vᵀ [m,B,Ho,Wo]
-// transposed: the same product, with its rows split between cores.
+// pure-Go backend it multiplies by the transpose of w that its model
+// keeps (SetKeeper), where it keeps one; otherwise, where
+// weightsFirstPays, it is w·vᵀ [m,B,Ho,Wo] transposed: the same product,
+// with its rows split between cores.
 func timesT(v, w *Node) *Node {
 	d := v.Shape().Dimensions
 	rows, m, n := d[0]*d[1]*d[2], w.Shape().Dim(0), w.Shape().Dim(1)
-	if !backend.IsGo(v.Graph().Backend()) || !weightsFirstPays(rows, m, n) {
+	if !backend.IsGo(v.Graph().Backend()) {
+		return DotGeneral(v, []int{3}, nil, w, []int{1}, nil)
+	}
+	if t := kept(w, transposedLayout, []int{n, m}, transposeFill(m, n)); t != nil {
+		return DotGeneral(v, []int{3}, nil, t, []int{0}, nil)
+	}
+	if !weightsFirstPays(rows, m, n) {
 		return DotGeneral(v, []int{3}, nil, w, []int{1}, nil)
 	}
 	return TransposeAllAxes(DotGeneral(w, []int{1}, nil, v, []int{3}, nil), 1, 2, 3, 0)

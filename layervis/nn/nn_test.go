@@ -845,6 +845,75 @@ func TestShiftedDepthwise(t *testing.T) {
 	}
 }
 
+// TestKeeper checks the input gradients built from the copies of the
+// kernel that its model keeps (SetKeeper) against graph.Convolve's, and
+// that each is asked for once per graph, in the layouts the gradient
+// multiplies by: wᵀ at 1×1 and at strides > 1, the transposed
+// convolution's kernel at stride 1, also with fewer than 4 pixels per
+// output channel (col2im on the shifted grid without a keeper).
+func TestKeeper(t *testing.T) {
+	b := backend.MustGet()
+	if !backend.IsGo(b) {
+		t.Skip("keepers serve the pure-Go backend only")
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	cases := []struct {
+		convCase
+		layout string
+	}{
+		{convCase{"1x1", 5, 6, 7, 1, 3, Conv2D{}}, transposedLayout},
+		{convCase{"1x1/2", 7, 6, 4, 1, 5, Conv2D{Stride: [2]int{2, 2}}}, transposedLayout},
+		{convCase{"3x3/2 pad1", 9, 8, 3, 3, 4, Conv2D{Stride: [2]int{2, 2}, Pad: SymmetricPad(1)}}, transposedLayout},
+		{convCase{"3x3 pad1", 9, 8, 3, 3, 4, Conv2D{Pad: SymmetricPad(1)}}, tapsTransposedLayout},
+		{convCase{"3x3 pad1, few pixels per channel", 3, 3, 12, 3, 12, Conv2D{Pad: SymmetricPad(1)}}, tapsTransposedLayout},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			x := randTensor(rng, 2, tc.h, tc.w, tc.cin)
+			w := randTensor(rng, tc.k, tc.k, tc.cin, tc.cout)
+			want := convRun(t, b, Standard, tc.conv, x, w)
+			wm := tensors.MustCopyFlatData[float32](w)
+			asked := map[string]int{}
+			exec := MustNewExec(b, func(x, w *Node) []*Node {
+				g := x.Graph()
+				w = Reshape(w, tc.k*tc.k*tc.cin, tc.cout)
+				SetKeeper(w, func(layout string, dims []int, fill func(w, dst []float32)) *Node {
+					asked[layout]++
+					dst := make([]float32, len(wm))
+					fill(wm, dst)
+					return Const(g, tensors.FromFlatDataAndDimensions(dst, dims...))
+				})
+				c := tc.conv
+				c.Window = [2]int{tc.k, tc.k}
+				y := c.Apply(Im2col, x, w)
+				loss := ReduceAllSum(Mul(y, Sin(IotaFull(g, y.Shape()))))
+				// Two gradients of one graph share the kept copy.
+				return append([]*Node{y}, Add(Gradient(loss, x)[0], Gradient(ReduceAllSum(Mul(loss, loss)), x)[0]))
+			})
+			got := exec.MustExec(x, w)
+			if d := relDiff(tensors.MustCopyFlatData[float32](got[0]), want[0]); d > 1e-5 {
+				t.Errorf("value: rel diff %.3g", d)
+			}
+			// d(loss²)/dx = 2·loss·dloss/dx.
+			lossSum := 0.0
+			yv := tensors.MustCopyFlatData[float32](got[0])
+			for i, v := range yv {
+				lossSum += float64(v) * math.Sin(float64(i%len(yv)))
+			}
+			wantGrad := make([]float32, len(want[1]))
+			for i, v := range want[1] {
+				wantGrad[i] = v * float32(1+2*lossSum)
+			}
+			if d := relDiff(tensors.MustCopyFlatData[float32](got[1]), wantGrad); d > 1e-4 {
+				t.Errorf("input gradient: rel diff %.3g", d)
+			}
+			if len(asked) != 1 || asked[tc.layout] != 1 {
+				t.Errorf("the keeper was asked for %v, want %s once", asked, tc.layout)
+			}
+		})
+	}
+}
+
 // TestWeightsFirst checks the input gradients built as a product by the
 // kernel first (timesT) against graph.Convolve's, with weightsFirstPays
 // forced each way (1×1 and strided convolutions take that product), and

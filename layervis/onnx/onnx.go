@@ -86,6 +86,7 @@ type Model struct {
 	tensors  map[string]int              // initializer / Constant output → decoded tensor index
 	attrT    map[*protos.TensorProto]int // tensor-valued attribute → decoded tensor index
 	window   map[int][2]int              // decoded tensors stored as Conv kernel matrices: their windows
+	copies   nn.Copies                   // those matrices in other layouts (see nn.SetKeeper)
 
 	layers  []layer        // the catalogue, in node order
 	index   map[string]int // layer name → position in layers

@@ -411,6 +411,9 @@ func opConv(c *call) []*value {
 	var k [2]int
 	if wv.window != [2]int{} {
 		w, k = c.b.raw(wv), wv.window
+		if wv.vr != nil { // the model keeps the matrix's other layouts
+			nn.SetKeeper(w, c.b.m.copies.Keeper(c.b.g, wv.vr))
+		}
 	} else {
 		w = c.b.node(wv) // ONNX: [cout, cin/groups, kh, kw]
 		if w.Rank() != 4 {

@@ -58,7 +58,8 @@ func countConvs(g *Graph) int {
 
 // TestDemoStepFormsAgree runs the demo step in both forms on the pure-Go
 // backend, at a small size: the standard form's gradient (XLA's graph, with
-// nn's grouped-convolution gradient) must match the im2col form's.
+// nn's grouped-convolution gradient) must match the im2col form's, which
+// multiplies by the copies of the kernels the model keeps (nn.SetKeeper).
 func TestDemoStepFormsAgree(t *testing.T) {
 	m := requireDemo(t)
 	rng := rand.New(rand.NewPCG(3, 5))
@@ -81,6 +82,9 @@ func TestDemoStepFormsAgree(t *testing.T) {
 			t.Fatal(err)
 		}
 		res[i] = [2][]float32{tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[float32](out[1])}
+	}
+	if m.copies.Len() == 0 {
+		t.Error("the im2col form's gradient multiplied by no kept copy of a kernel")
 	}
 	for j, what := range []string{"loss", "input gradient"} {
 		if d := pyref.RelErr(res[0][j], res[1][j]); d > 1e-4 {

@@ -319,6 +319,11 @@ func convBuild(depthwise, fused bool) func(b *builder, nd *node) *Node {
 			}
 			c.Groups = cin
 		}
+		if w.Rank() == 2 && !depthwise { // a stored matrix: the model keeps its other layouts
+			if v := b.m.store.GetVariable(varPath(b.m.g.nodes[nd.inputs[1].node].name)); v != nil {
+				nn.SetKeeper(w, b.m.copies.Keeper(w.Graph(), v))
+			}
+		}
 		if !fused {
 			return c.Apply(b.form, x, w)
 		}

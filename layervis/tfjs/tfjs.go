@@ -82,6 +82,7 @@ type Model struct {
 	ref    [2]int          // the placeholder's height and width, 0 if unknown
 	layers []int           // the catalogue: nodes in topological order
 	store  *model.Store
+	copies nn.Copies // the stored kernel matrices in other layouts (see nn.SetKeeper)
 }
 
 var _ cnn.Model = (*Model)(nil)

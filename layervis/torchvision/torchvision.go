@@ -37,6 +37,10 @@ type Model struct {
 	modules []module
 	index   map[string]int // module name → position in modules
 	folded  map[string]bool
+
+	// copies holds the kernels in the other layouts that graphs have
+	// asked for (see [nn.SetKeeper]).
+	copies nn.Copies
 }
 
 var _ cnn.Model = (*Model)(nil)
@@ -317,7 +321,15 @@ func (f *forward) conv(name string, x nn.Bands, stride, pad int) nn.Bands {
 	if f.m.modules[f.m.index[name]].bias {
 		b = f.v(name + ".bias")
 	}
-	return f.out(name, f.conv2D(name, stride, pad).ApplyBands(f.form, x, f.v(name+".weight"), b))
+	return f.out(name, f.conv2D(name, stride, pad).ApplyBands(f.form, x, f.kernel(name), b))
+}
+
+// kernel returns the kernel matrix of the convolution module name, with
+// the model's copies of it in other layouts (see [nn.SetKeeper]).
+func (f *forward) kernel(name string) *Node {
+	w := f.v(name + ".weight")
+	nn.SetKeeper(w, f.m.copies.Keeper(f.g, f.m.store.GetVariable("/"+name+".weight")))
+	return w
 }
 
 func (f *forward) bn(name string, x nn.Bands) nn.Bands {
@@ -337,7 +349,7 @@ func (f *forward) convBN(conv, bn string, x nn.Bands, stride, pad int) nn.Bands 
 	}
 	f.in(conv, x)
 	c := f.conv2D(conv, stride, pad)
-	w := f.v(conv + ".weight")
+	w := f.kernel(conv)
 	if !f.t.wants(conv) && !f.t.wants(bn+cnn.InputSuffix) {
 		return f.out(bn, c.ApplyBands(f.form, x, w, f.v(bn+".shift")))
 	}

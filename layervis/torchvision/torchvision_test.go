@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/layervis/layervis/layervis/backend"
+	"github.com/layervis/layervis/layervis/bench"
 	"github.com/layervis/layervis/layervis/checkpoint"
 	"github.com/layervis/layervis/layervis/cnn"
 )
@@ -236,5 +237,45 @@ func TestFoldBN(t *testing.T) {
 	w, shift = []float32{1, 2}, []float32{3, 4}
 	if _, ok := foldBN(w, nil, []float32{1, 0}, shift); ok || !slices.Equal(w, []float32{1, 2}) || !slices.Equal(shift, []float32{3, 4}) {
 		t.Errorf("foldBN with a zero scale: ok %v, w %v, shift %v; want false and nothing changed", ok, w, shift)
+	}
+}
+
+// TestKeptCopies checks that on the pure-Go backend the model keeps the
+// copies of its kernels that input gradients multiply by (see
+// nn.SetKeeper), made once for all its graphs, and none for a forward
+// pass alone.
+func TestKeptCopies(t *testing.T) {
+	b := backend.MustGet()
+	if !backend.IsGo(b) {
+		t.Skip("copies are kept for the pure-Go backend only")
+	}
+	m, err := Random("resnet18", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := bench.Input(m, 1, 64)
+	if _, err := cnn.Activations(b, m, x, "layer4"); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.copies.Len(); n != 0 {
+		t.Fatalf("a forward pass made %d copies", n)
+	}
+	count := m.copies.Len
+	if _, _, err := cnn.MeanGradient(b, m, x, "layer4"); err != nil {
+		t.Fatal(err)
+	}
+	// wᵀ of the 1×1 downsamples and the strided 3×3 convolutions of
+	// layer2–4 (6), the transposed convolution's kernel of the stride-1
+	// 3×3 ones (4 in layer1, 3 in each later stage); the stem has its own
+	// gradient (space-to-depth).
+	n := count()
+	if n != 19 {
+		t.Errorf("%d copies, want 19", n)
+	}
+	if _, _, err := cnn.MeanGradient(b, m, x, "layer3"); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(); got != n {
+		t.Errorf("a second graph made copies again: %d, then %d", n, got)
 	}
 }
