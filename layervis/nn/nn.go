@@ -26,13 +26,15 @@
 // stored as the matrices the products take ([Conv2D.Window]), biases ride
 // on an add the convolution makes anyway ([Conv2D.ApplyBias]), and ReLU,
 // ReLU6 and the max-pool gradient use masks multiplied bit by bit instead
-// of selects. scripts/opprof.sh shows what each op of a step costs.
+// of selects. Input gradients there multiply by copies of the kernels in
+// other layouts that the models keep ([SetKeeper], [Copies]).
+// scripts/opprof.sh shows what each op of a step costs.
 //
 // Files: conv.go (convolutions, both forms), shift.go (shifted taps),
-// depth.go (strided convolutions from space-to-depth blocks), pool.go,
-// activation.go (ReLU, ReLU6, the redirected gradient), bands.go (an image
-// built in horizontal bands, one per core), nn.go (forms, per-channel ops,
-// Linear).
+// depth.go (strided convolutions from space-to-depth blocks), keep.go
+// (kept copies of kernels), pool.go, activation.go (ReLU, ReLU6, the
+// redirected gradient), bands.go (an image built in horizontal bands, one
+// per core), nn.go (forms, per-channel ops, Linear).
 package nn
 
 import (
