@@ -293,12 +293,15 @@ func (f *forward) run(h nn.Bands) {
 	}
 }
 
-func (f *forward) v(name string) *Node {
+func (f *forward) v(name string) *Node { return f.variable(name).NodeValue(f.g) }
+
+// variable returns the model's weight name.
+func (f *forward) variable(name string) *model.Variable {
 	v := f.m.store.GetVariable("/" + name)
 	if v == nil {
 		exceptions.Panicf("%s: no weight %q (internal error)", f.m.Name(), name)
 	}
-	return v.NodeValue(f.g)
+	return v
 }
 
 func (f *forward) in(name string, x nn.Bands) { f.t.record(name+cnn.InputSuffix, x, true) }
@@ -327,8 +330,9 @@ func (f *forward) conv(name string, x nn.Bands, stride, pad int) nn.Bands {
 // kernel returns the kernel matrix of the convolution module name, with
 // the model's copies of it in other layouts (see [nn.SetKeeper]).
 func (f *forward) kernel(name string) *Node {
-	w := f.v(name + ".weight")
-	nn.SetKeeper(w, f.m.copies.Keeper(f.g, f.m.store.GetVariable("/"+name+".weight")))
+	v := f.variable(name + ".weight")
+	w := v.NodeValue(f.g)
+	nn.SetKeeper(w, f.m.copies.Keeper(f.g, v))
 	return w
 }
 
