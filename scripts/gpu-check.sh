@@ -166,8 +166,8 @@ for f in ["report-demo.json", "report-reference.json"]:
         continue
     print(f, {k: r[k] for k in r if k.lower().startswith("tim")})
 PY
-echo "### 6. CPU: thinner bands on all cores (LAYERVIS_BAND_ROWS; the default, 64 rows per band, was measured on 2 cores), ResNet-50 224² batch 1"
-for r in 32 16; do
+echo "### 6. CPU: other bands on all cores (LAYERVIS_BAND_ROWS; the default on 16 cores is 16 rows per band, from scripts/opprof.sh -span; 64 is the 2-core default), ResNet-50 224² batch 1"
+for r in 64 32; do
   echo "  GOMAXPROCS=$ncpu LAYERVIS_BAND_ROWS=$r"
   LAYERVIS_BAND_ROWS=$r GOMLX_BACKEND=go t 60 "$G/bench" -model $m -layer layer4 -size $s -batch 1 -iters 3 2>/dev/null
 done

@@ -234,35 +234,59 @@ func (m *Model) Build(x *Node, layers ...string) []*Node {
 
 // bands returns how many horizontal bands Build builds each image of x in
 // (see [nn.Bands]): one per core that [cnn.Build] gives it, as long as each
-// band has enough rows to pay for the rows it reads from its neighbours and
-// for twice the ops: 64 rows of the input, 112 for the ResNets of basic
-// blocks, whose layers do less per pixel. Measured on 2 cores, one image,
-// step to the last stage (examples/bench, ms, whole → 2 bands): ResNet-50
-// 128² 110 → 96–100, 224² 264–275 → 208–217; VGG-16 128² 262–339 →
-// 215–221; ResNet-18 224² 140–148 → 116–140, 160² 73–75 → 75–78, 96² 47 →
-// 53. The environment variable LAYERVIS_BAND_ROWS sets that least number of
-// rows instead (see [BandRowsEnvVar]).
+// band has at least bandRows rows of the input. The environment variable
+// LAYERVIS_BAND_ROWS sets that least number of rows instead (see
+// [BandRowsEnvVar]).
 func (m *Model) bands(x *Node) int {
-	rows := 64
+	cores := cnn.PartCores(x.Graph())
+	base := 64
 	if m.arch.family == "resnet" && !m.arch.bottle {
-		rows = 112
+		base = 112
 	}
+	rows := bandRows(base, cores)
 	if s := strings.TrimSpace(os.Getenv(BandRowsEnvVar)); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			exceptions.Panicf("%s=%q: want a whole number ≥ 1, the least input rows per band (unset, %s bands from %d rows)",
-				BandRowsEnvVar, s, m.Name(), rows)
+			exceptions.Panicf("%s=%q: want a whole number ≥ 1, the least input rows per band (unset, %s bands from %d rows on %d cores)",
+				BandRowsEnvVar, s, m.Name(), rows, cores)
 		}
 		rows = n
 	}
-	return min(cnn.PartCores(x.Graph()), x.Shape().Dim(2)/rows)
+	return min(cores, x.Shape().Dim(2)/rows)
+}
+
+// bandRows returns the least input rows of a band on the given cores: base
+// on 2 cores, where a band needs them to pay for the rows it reads from its
+// neighbours and for the ops it repeats, and base·2/cores on more, down to
+// base/4.
+//
+// base is 64 rows, 112 for the ResNets of basic blocks, whose layers do
+// less per pixel. Measured on 2 cores, one image, step to the last stage
+// (examples/bench, ms, whole → 2 bands): ResNet-50 128² 110 → 96–100, 224²
+// 264–275 → 208–217; VGG-16 128² 262–339 → 215–221; ResNet-18 224² 140–148
+// → 116–140, 160² 73–75 → 75–78, 96² 47 → 53.
+//
+// On more cores the span of the step (its critical path) is what the
+// bands shorten, and thinner ones pay. No machine with more than 2 cores
+// was at hand, so those rows come from scripts/opprof.sh -span: each op's
+// one-core cost, measured here, scheduled on more cores with compute's
+// serial dispatch (1.3 µs per op) and a 10 µs handoff between ops, which
+// puts the 2-core step 4–14% short of the measured one (178–188 ms against
+// 196–207, in pairs). ResNet-50 at 224², ms for 64 → 32 → 16 rows: 4
+// cores 137 → 124 (16 rows: the same 4 bands), 8 cores 127 → 87 → 84, 16
+// cores 122 → 84–95 → 85–106 (three runs each; 30% more work in 16-row
+// bands); ResNet-18 at 224², 8 cores, 112 → 56 → 28 rows: 91 → 65 → 52.
+// scripts/gpu-check.sh times the 2-core rows against these on a 16-core
+// machine.
+func bandRows(base, cores int) int {
+	return max(base/4, min(base, base*2/max(cores, 1)))
 }
 
 // BandRowsEnvVar names the environment variable that sets the least input
 // rows of a band (a whole number ≥ 1) when Build splits an image into
-// bands, one per core: for measuring other splits where there are more
-// cores than the 2 on which the defaults were measured (64 rows, 112 for
-// ResNet-18/34; see scripts/gpu-check.sh). Unset or empty: the defaults.
+// bands, one per core: for measuring other splits than the defaults
+// (bandRows: on 2 cores 64 rows, 112 for ResNet-18/34, fewer on more
+// cores; see scripts/gpu-check.sh). Unset or empty: the defaults.
 // Build panics, as graph-building functions do, on any other value, which
 // cnn.Activations and the other entry points return as an error.
 const BandRowsEnvVar = "LAYERVIS_BAND_ROWS"
