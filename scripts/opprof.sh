@@ -164,13 +164,16 @@ var (
 	opSpanProcs int
 )
 
+// spanNode is an executed node: its op, inputs (node indices: per
+// function, so a graph with closures, such as While's, mixes them up) and
+// one-core cost.
 type spanNode struct {
-	op       string
-	rows     int // a product's output rows (its last axis is its columns)
-	cols     int
-	inputs   []int
-	cost     float64 // seconds, summed over executions
-	calls    int
+	op     string
+	rows   int // a product's output rows (its last axis is its columns)
+	cols   int
+	inputs []int
+	cost   float64 // seconds, summed over executions
+	calls  int
 }
 
 // opSpanBegin makes the execution sequential on one core; the returned
