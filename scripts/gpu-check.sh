@@ -32,6 +32,9 @@ build() {
     GOEXPERIMENT=simd CGO_ENABLED=1 go build -o "$G/$c" "./examples/$c"
     xz -T2 -f "$G/$c"
   done
+  echo "build nn.test" # BenchmarkDispatch: the executor's cost per op, for scripts/opprof.sh -span
+  GOEXPERIMENT=simd go test -c -o "$G/nn.test" ./layervis/nn/
+  xz -T2 -f "$G/nn.test"
   rm -rf "$G/cache" && mkdir -p "$G/cache"
   cp -r "${LAYERVIS_CACHE:-$HOME/.cache/layervis}/demo" "$G/cache/" # the demo model and photos (7.4 MB)
   cp scripts/gpu/*.py "$G/"
@@ -50,7 +53,7 @@ W=$(mktemp -d)
 exec > >(tee -a "$OUT/log") 2>&1
 start=$(date +%s)
 budget=${GPU_CHECK_BUDGET:-450}
-(cd "$G" && for f in *.xz; do [ -e "${f%.xz}" ] && [ "${f%.xz}" -nt "$f" ] || xz -dkf -T0 "$f"; done && chmod +x $bins)
+(cd "$G" && for f in *.xz; do [ -e "${f%.xz}" ] && [ "${f%.xz}" -nt "$f" ] || xz -dkf -T0 "$f"; done && chmod +x $bins nn.test)
 export LAYERVIS_CACHE=$G/cache GOMLX_NO_AUTO_INSTALL=1
 
 # t CAP CMD...: runs CMD with a timeout of CAP seconds or the time left,
@@ -171,6 +174,8 @@ for r in 64 32; do
   echo "  GOMAXPROCS=$ncpu LAYERVIS_BAND_ROWS=$r"
   LAYERVIS_BAND_ROWS=$r GOMLX_BACKEND=go t 60 "$G/bench" -model $m -layer layer4 -size $s -batch 1 -iters 3 2>/dev/null
 done
+echo "  the executor's cost per op (scripts/opprof.sh -span assumes 1.3 µs, measured on 2 cores), GOMAXPROCS=$ncpu"
+GOMLX_BACKEND=go t 60 "$G/nn.test" -test.run '^$' -test.bench BenchmarkDispatch -test.benchtime 5x 2>&1 | grep -E "^Benchmark|rc="
 
 echo "### done in $(($(date +%s) - start)) s"
 rm -rf "$W"

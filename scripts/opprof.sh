@@ -12,8 +12,8 @@
 # prints the graph's work, its span (critical path, products split on every
 # core) and the time of a greedy schedule of those costs on 1–32 cores:
 # without overheads, with compute's executor dispatching ops one at a time
-# (1.3 µs each, measured on 2 cores: a graph of 32,000 scalar adds in 16
-# chains), and with a 10 µs handoff from an op to the next as well, which
+# (1.3 µs each on 2 cores: nn's BenchmarkDispatch), and with a 10 µs
+# handoff from an op to the next as well, which
 # puts the 2-core step 4–14% short of the measured one. Products are split
 # between cores as compute splits them. Build the graph for N cores with
 # GOMAXPROCS=N (and LAYERVIS_BAND_ROWS for other bands).
@@ -334,7 +334,7 @@ func opSpanWrite() {
 		opSpanProcs, len(opSpanNodes), opSpanRuns-1)
 	fmt.Fprintf(f, "work %.1f ms (products %.1f), span %.1f ms (products split on all cores)\n",
 		work*1e3, dots*1e3, schedule(opSpanNodes, 1<<10, 0, 0)*1e3)
-	fmt.Fprintf(f, "schedule (ms) with a serial dispatch cost per op (compute's executor: 1.3 µs measured on 2 cores) and a handoff delay\n")
+	fmt.Fprintf(f, "schedule (ms) with a serial dispatch cost per op (compute's executor: 1.3 µs on 2 cores, nn's BenchmarkDispatch) and a handoff delay\n")
 	fmt.Fprintf(f, "%6s %10s %10s %16s %16s\n", "cores", "work/cores", "no costs", "1.3µs dispatch", "+10µs handoff")
 	for _, p := range []int{1, 2, 4, 8, 16, 32} {
 		fmt.Fprintf(f, "%6d %10.1f %10.1f %16.1f %16.1f\n", p, work/float64(p)*1e3, schedule(opSpanNodes, p, 0, 0)*1e3,
