@@ -59,11 +59,12 @@ func TestBands(t *testing.T) {
 		{"vgg11_bn", 2, 128, 1, []string{"features.0", "features.3", "features.10:in", "features"}, []int{2}, ""},
 		{"resnet18", 2, 192, 1, []string{"layer4"}, []int{1}, ""}, // fewer than 112 rows per band
 		// More cores, thinner bands (bandRows): 16 rows on 8 cores, 32 on
-		// 4, 56 for ResNet-18 on 4, where 2 cores' rows would give 2, 2
+		// 4, 28 for ResNet-18 on 8, where 2 cores' rows would give 2, 2
 		// and 1 bands.
 		{"resnet50", 8, 128, 1, []string{"layer1.0.relu", "layer3", "layer4"}, []int{8}, ""},
 		{"resnet50", 4, 128, 1, []string{"layer1.0.relu", "layer3", "layer4"}, []int{4}, ""},
-		{"resnet18", 4, 168, 1, []string{"maxpool", "layer4"}, []int{3}, ""},
+		{"resnet18", 8, 112, 1, []string{"layer2.1", "layer4"}, []int{4}, ""},
+		{"resnet18", 4, 168, 1, []string{"maxpool", "layer4"}, []int{1}, ""}, // basic ResNets keep 112 rows below 8 cores
 		// Set rows per band: 4 bands of 32 rows on 8 cores, one row
 		// each at layer4; 2 of 48 where 64 would give one.
 		{"resnet18", 8, 128, 1, []string{"maxpool", "layer2.0", "layer4"}, []int{4}, "32"},
@@ -120,14 +121,18 @@ func TestBands(t *testing.T) {
 }
 
 // TestBandRows checks the least rows of a band by cores: the 2-core rows
-// up to 3 cores, then fewer, down to a quarter of them.
+// up to 3 cores, then fewer, down to a quarter of them; for the basic
+// ResNets only from 8 cores.
 func TestBandRows(t *testing.T) {
-	for _, tc := range []struct{ base, cores, want int }{
-		{64, 1, 64}, {64, 2, 64}, {64, 3, 42}, {64, 4, 32}, {64, 8, 16}, {64, 16, 16}, {64, 64, 16},
-		{112, 2, 112}, {112, 4, 56}, {112, 8, 28}, {112, 32, 28},
+	for _, tc := range []struct {
+		basic       bool
+		cores, want int
+	}{
+		{false, 1, 64}, {false, 2, 64}, {false, 3, 42}, {false, 4, 32}, {false, 8, 16}, {false, 16, 16}, {false, 64, 16},
+		{true, 2, 112}, {true, 4, 112}, {true, 7, 112}, {true, 8, 28}, {true, 32, 28},
 	} {
-		if got := bandRows(tc.base, tc.cores); got != tc.want {
-			t.Errorf("bandRows(%d, %d cores) = %d, want %d", tc.base, tc.cores, got, tc.want)
+		if got := bandRows(tc.basic, tc.cores); got != tc.want {
+			t.Errorf("bandRows(basic %v, %d cores) = %d, want %d", tc.basic, tc.cores, got, tc.want)
 		}
 	}
 }

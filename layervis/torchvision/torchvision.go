@@ -239,11 +239,7 @@ func (m *Model) Build(x *Node, layers ...string) []*Node {
 // [BandRowsEnvVar]).
 func (m *Model) bands(x *Node) int {
 	cores := cnn.PartCores(x.Graph())
-	base := 64
-	if m.arch.family == "resnet" && !m.arch.bottle {
-		base = 112
-	}
-	rows := bandRows(base, cores)
+	rows := bandRows(m.arch.family == "resnet" && !m.arch.bottle, cores)
 	if s := strings.TrimSpace(os.Getenv(BandRowsEnvVar)); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
@@ -255,16 +251,17 @@ func (m *Model) bands(x *Node) int {
 	return min(cores, x.Shape().Dim(2)/rows)
 }
 
-// bandRows returns the least input rows of a band on the given cores: base
-// on 2 cores, where a band needs them to pay for the rows it reads from its
-// neighbours and for the ops it repeats, and base·2/cores on more, down to
-// base/4.
+// bandRows returns the least input rows of a band on the given cores, for
+// a ResNet of basic blocks (basic) or another model: on 2 cores 112 or 64
+// rows, which a band needs to pay for the rows it reads from its
+// neighbours and for the ops it repeats; on more cores 64·2/cores, down to
+// 16, and from 8 cores 28 for the basic ResNets.
 //
-// base is 64 rows, 112 for the ResNets of basic blocks, whose layers do
-// less per pixel. Measured on 2 cores, one image, step to the last stage
-// (examples/bench, ms, whole → 2 bands): ResNet-50 128² 110 → 96–100, 224²
-// 264–275 → 208–217; VGG-16 128² 262–339 → 215–221; ResNet-18 224² 140–148
-// → 116–140, 160² 73–75 → 75–78, 96² 47 → 53.
+// Basic blocks do less per pixel, so their bands need more rows. Measured
+// on 2 cores, one image, step to the last stage (examples/bench, ms, whole
+// → 2 bands): ResNet-50 128² 110 → 96–100, 224² 264–275 → 208–217; VGG-16
+// 128² 262–339 → 215–221; ResNet-18 224² 140–148 → 116–140, 160² 73–75 →
+// 75–78, 96² 47 → 53.
 //
 // On more cores the span of the step (its critical path) is what the
 // bands shorten, and thinner ones pay. No machine with more than 2 cores
@@ -272,13 +269,23 @@ func (m *Model) bands(x *Node) int {
 // one-core cost, measured here, scheduled on more cores with compute's
 // serial dispatch (1.3 µs per op) and a 10 µs handoff between ops, which
 // puts the 2-core step 4–14% short of the measured one (178–188 ms against
-// 196–207, in pairs). ResNet-50 at 224², ms for 64 → 32 → 16 rows: 4
-// cores 137 → 124 (16 rows: the same 4 bands), 8 cores 127 → 87 → 84, 16
-// cores 122 → 84–95 → 85–106 (three runs each; 30% more work in 16-row
-// bands); ResNet-18 at 224², 8 cores, 112 → 56 → 28 rows: 91 → 65 → 52.
-// scripts/gpu-check.sh times the 2-core rows against these on a 16-core
-// machine.
-func bandRows(base, cores int) int {
+// 196–207, in pairs). Predicted, ms for 64 → 32 → 16 rows: ResNet-50 at
+// 224², 4 cores 137 → 124 (16 rows: the same 4 bands), 8 cores 127 → 87
+// → 84, 16 cores 122 → 84–95 → 85–106 (three runs each; 30% more work in
+// 16-row bands); ResNet-50 at 128², 4 cores, 82 → 67; at 96², 68 → 64;
+// VGG-16 at 128², 4 cores, 183 → 148. ResNet-18, 112 → 56 → 28 rows: at
+// 224², 8 cores 91 → 65 → 52, 4 cores 87 → 72; at 128², 8 cores 37.0 →
+// 36.5 (28 rows), but 4 cores 42 → 52 (56 rows), so the basic ResNets keep
+// 112 rows below 8 cores. scripts/gpu-check.sh times the 2-core rows
+// against these on a 16-core machine.
+func bandRows(basic bool, cores int) int {
+	base := 64
+	if basic {
+		if cores < 8 {
+			return 112
+		}
+		base = 112
+	}
 	return max(base/4, min(base, base*2/max(cores, 1)))
 }
 
