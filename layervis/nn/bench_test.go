@@ -83,9 +83,9 @@ func BenchmarkLayout(b *testing.B) {
 
 // BenchmarkDispatch times compute's executor on a graph of 32,000 scalar
 // adds in 1, 2 or 16 independent chains and reports its cost per op
-// (ns/op-node): about 1.3 µs on 2 cores whatever the chains, as the
+// (ns/op-node): 1.1–1.6 µs on 2 cores, barely less in more chains, as the
 // executor starts ops one at a time. scripts/opprof.sh -span schedules
-// ops with that cost.
+// ops at 1.3 µs.
 func BenchmarkDispatch(b *testing.B) {
 	const nodes = 32000
 	be := backend.MustGet()

@@ -121,8 +121,8 @@ func TestBands(t *testing.T) {
 }
 
 // TestBandRows checks the least rows of a band by cores: the 2-core rows
-// up to 3 cores, then fewer, down to a quarter of them; for the basic
-// ResNets only from 8 cores.
+// on 1 or 2 cores, then 64·2/cores, down to a quarter of them; for the
+// basic ResNets only from 8 cores.
 func TestBandRows(t *testing.T) {
 	for _, tc := range []struct {
 		basic       bool
