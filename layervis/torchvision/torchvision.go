@@ -279,14 +279,13 @@ func (m *Model) bands(x *Node) int {
 // 112 rows below 8 cores. scripts/gpu-check.sh times the 2-core rows
 // against these on a 16-core machine.
 func bandRows(basic bool, cores int) int {
-	base := 64
-	if basic {
-		if cores < 8 {
-			return 112
-		}
-		base = 112
+	switch {
+	case basic && cores < 8:
+		return 112
+	case basic:
+		return 28
 	}
-	return max(base/4, min(base, base*2/max(cores, 1)))
+	return max(16, min(64, 128/max(cores, 1)))
 }
 
 // BandRowsEnvVar names the environment variable that sets the least input
