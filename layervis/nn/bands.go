@@ -78,9 +78,9 @@ func (c Conv2D) ApplyBands(form Form, x Bands, w, b *Node) Bands {
 	}
 	k, _, _ := c.kernel(x[0], w)
 	dil := [2]int{orOne(c.Dilation[0]), orOne(c.Dilation[1])}
-	apply := func(seg *Node, rows [2]int) *Node {
+	apply := func(seg *Node, rows [2]int, first int) *Node {
 		c := c
-		c.Pad[0] = rows
+		c.Pad[0], c.phase = rows, first%2
 		return c.ApplyBias(form, seg, w, b)
 	}
 	window := func(x Bands) Bands { return x.window(k[0], orOne(c.Stride[0]), dil[0], c.Pad[0], apply) }
@@ -115,6 +115,7 @@ func (c Conv2D) bandsInputGrad(x, v Bands, w *Node, k, dil [2]int) Bands {
 			dx[j] = ZerosLike(band)
 		} else {
 			cb := c
+			cb.phase = a % 2
 			top := a + c.Pad[0][0] - r0
 			cb.Pad[0] = [2]int{top, r1 - r0 + 1 - (b - a) - top + span}
 			seg := v.rows(r0, r1, 1, vStarts)
@@ -174,7 +175,7 @@ func (p Pool2D) MaxBands(form Form, x Bands) Bands {
 		return Bands{p.Max(form, x[0])}
 	}
 	k, s, pad := p.norm(x.height(), x[0].Shape().Dim(2))
-	return x.window(k[0], s[0], 1, pad[0], func(seg *Node, rows [2]int) *Node {
+	return x.window(k[0], s[0], 1, pad[0], func(seg *Node, rows [2]int, _ int) *Node {
 		if e := (s[0] - seg.Shape().Dim(1)%s[0]) % s[0]; form == Im2col && e > 0 && rows[1] == 0 {
 			// Fewer than s rows past the last window change nothing, and a
 			// whole number of stride phases lets separableMax take it.
@@ -200,15 +201,16 @@ func (b Bands) height() int { return b.starts()[len(b)] }
 
 // window returns the bands of the result of a window op over b's rows:
 // k taps (dilation d) at stride s, padded by pad at the top and bottom.
-// f computes the op on a run of rows with the given row padding. Output row
+// f computes the op on a run of rows with the given row padding, whose
+// first output row is first of the whole output. Output row
 // r goes to the band that holds its window's centre row, so that the
 // windows' rows come mostly from their own band; its band reads the rows
 // its windows span, from the bands that hold them, and is padded only where
 // they pass the image's edges. A single band is f of the whole, padded as
 // given.
-func (b Bands) window(k, s, d int, pad [2]int, f func(seg *Node, rows [2]int) *Node) Bands {
+func (b Bands) window(k, s, d int, pad [2]int, f func(seg *Node, rows [2]int, first int) *Node) Bands {
 	if len(b) == 1 {
-		return Bands{f(b[0], pad)}
+		return Bands{f(b[0], pad, 0)}
 	}
 	h := b.height()
 	o := OutSize(h, k, s, d, pad)
@@ -234,7 +236,7 @@ func (b Bands) window(k, s, d int, pad [2]int, f func(seg *Node, rows [2]int) *N
 		need := [2]int{lo*s - pad[0], (hi-1)*s - pad[0] + span} // rows read, inclusive
 		rows := [2]int{max(0, -need[0]), max(0, need[1]-(h-1))}
 		seg := b.rows(max(need[0], 0), min(need[1], h-1), s, starts)
-		y := f(seg, rows)
+		y := f(seg, rows, lo)
 		if y.Shape().Dim(1) != hi-lo {
 			exceptions.Panicf("nn: a band's window op gave %d rows, want %d (internal error)", y.Shape().Dim(1), hi-lo)
 		}

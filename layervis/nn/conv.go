@@ -28,6 +28,11 @@ type Conv2D struct {
 	// matrices: the pure-Go backend copies a weight it reshapes at every
 	// run, and the standard form's reshape back to HWIO is free on XLA.
 	Window [2]int
+	// phase is the parity, within the whole image, of the first row a
+	// band's convolution computes: of its output (ApplyBands) or of its
+	// input gradient (bandsInputGrad). F(2×2, 3×3) tiles start on the
+	// whole image's even rows, so that a band rounds as the whole does.
+	phase int
 }
 
 func orOne(v int) int {
@@ -347,10 +352,16 @@ func sumOfProducts(a, b []*Node) *Node {
 // once more (GoMLX's DotGeneral gradient ends with a transpose, identity or
 // not, that the pure-Go backend executes as a copy), then pads every tap's
 // block to the padded input, sums them and crops. The kernel and bias keep
-// autodiff's gradients.
+// autodiff's gradients. Stride-1 3×3 convolutions where winogradPays are
+// built by F(2×2, 3×3) instead, where w's model keeps copies (winograd).
 func (c Conv2D) dense(x, w, b *Node, k, stride, dil [2]int) *Node {
 	if stride != [2]int{1, 1} && dil == [2]int{1, 1} && depthPays(x.Shape().Dim(3), k, stride) {
 		return c.spaceToDepth(x, w, b, k, stride)
+	}
+	if stride == [2]int{1, 1} && dil == [2]int{1, 1} && k == [2]int{3, 3} && winogradPays(winogradTiles(x.Shape(), c.Pad), w.Shape().Dim(0)/9, w.Shape().Dim(1)) {
+		if y, ok := c.winograd(x, w, b); ok {
+			return y
+		}
 	}
 	return withInputGradient(x, func(x *Node) *Node {
 		p := patchesOf(x, k, stride, dil, c.Pad, w.Shape().Dim(1), false)
@@ -424,14 +435,19 @@ func patchesOf(x *Node, k, stride, dil [2]int, pad [2][2]int, n int, transposed 
 // autodiff reaches x from y even where f stops it; reverse autodiff visits
 // y and f's nodes (later nodes) before x, so each Gradient call records its
 // dL/dy before x's reads it. (On the pure-Go backend an identity copies its
-// input unless it is the input's last use; these two are.)
-func withInputGradient(x *Node, f func(x *Node) *Node, b *Node, grad func(v *Node) *Node) *Node {
+// input unless it is the input's last use; these two are.) y depends on
+// the nodes ties through exact zeros as well, so that autodiff reaches
+// them.
+func withInputGradient(x *Node, f func(x *Node) *Node, b *Node, grad func(v *Node) *Node, ties ...*Node) *Node {
 	return withGradient(x, func(x *Node) *Node {
-		y := f(x)
-		if b == nil {
-			return Add(y, zeroOf(x))
+		y, zero := f(x), zeroOf(x)
+		for _, t := range ties {
+			zero = Add(zero, zeroOf(t))
 		}
-		return Add(y, channelwise(Add(b, zeroOf(x)), y))
+		if b == nil {
+			return Add(y, zero)
+		}
+		return Add(y, channelwise(Add(b, zero), y))
 	}, grad)
 }
 
@@ -460,8 +476,11 @@ func withGradient(x *Node, f func(x *Node) *Node, grad func(v *Node) *Node) *Nod
 // inputGrad returns dL/dx [B,H,W,Cin] of dense's convolution from
 // v = dL/dy [B,Ho,Wo,Cout] and the kernel matrix w [k²·Cin, Cout].
 //
-// At stride 1 it is one of two forms, whichever transposedPays says costs
-// less. One is the transposed convolution: dL/dy padded by the window span
+// At stride 1, 3×3 (no dilation), where winogradPays and w's model keeps
+// copies, it is the transposed convolution by F(2×2, 3×3), its tiles
+// aligned with the whole gradient's (c.phase). Otherwise, at stride 1 it is
+// one of two forms, whichever transposedPays says costs less. One is the
+// transposed convolution: dL/dy padded by the window span
 // less x's padding, cut into k² windows taken in reverse order,
 // concatenated and multiplied by the kernel as [k²·Cout, Cin] (where that
 // padding is not negative; the kernel so arranged is kept by w's model
@@ -482,6 +501,11 @@ func (c Conv2D) inputGrad(v, w *Node, k [2]int, xShape shapes.Shape, stride, dil
 	b, h, wd := xShape.Dim(0), xShape.Dim(1), xShape.Dim(2)
 	if stride == [2]int{1, 1} && k[0]*k[1] > 1 {
 		tpad, ok := transposedPad([2]int{h, wd}, k, dil, c.Pad)
+		if ok && k == [2]int{3, 3} && dil == [2]int{1, 1} && winogradPays(winogradTiles(v.Shape(), tpad), cin, cout) {
+			if ut := kept(w, winogradTransposedLayout, []int{16, cout, cin}, winogradFill(cin, cout, true)); ut != nil {
+				return winogradConv(v, tpad, ut, c.phase)
+			}
+		}
 		if ok && transposedPays(k, cin, cout) {
 			tk := kept(w, tapsTransposedLayout, []int{k[0] * k[1] * cout, cin}, tapsTransposeFill(k[0]*k[1], cin, cout))
 			if tk == nil && b*h*wd >= 4*cout {

@@ -37,9 +37,14 @@ type Keeper func(layout string, dims []int, fill func(w, dst []float32)) *Node
 // than col2im's shifted grid, which multiplies twice as many in that
 // band). Each is asked for at most once per graph, and only there; on
 // other backends keep is not called. Together they made ResNet-50's
-// step at 224² (BenchmarkStep, 2 cores) 10% faster. Setting w's keeper
-// again (a model built twice in a graph) replaces it, and keeps the
-// copies already asked for.
+// step at 224² (BenchmarkStep, 2 cores) 10% faster. A stride-1 3×3
+// convolution of at least 128 channels each way (winogradPays) is built
+// by F(2×2, 3×3), forward pass included, from the kernel's transform
+// G w Gᵀ [16, Cin, Cout] and, for its input gradient, that of the
+// transposed convolution's kernel [16, Cout, Cin], 16/9 of the kernel's
+// values each; its kernel then has no gradient (a model that keeps
+// copies has frozen weights). Setting w's keeper again (a model built
+// twice in a graph) replaces it, and keeps the copies already asked for.
 func SetKeeper(w *Node, keep Keeper) {
 	g := w.Graph()
 	keepers, _ := g.State(keepersKey{}).(map[*Node]*keeper)
@@ -120,7 +125,8 @@ func tapsTransposeFill(taps, cin, cout int) func(w, dst []float32) {
 // Copies makes and keeps a model's weights in other layouts, as frozen
 // variables of their own (in a store of their own), each made the first
 // time a graph asks for it (see [Copies.Keeper]) and shared by the graphs
-// after it. A forward pass asks for none. The weights must not change
+// after it. A forward pass asks only for the transforms that F(2×2, 3×3)
+// convolutions multiply by (see SetKeeper). The weights must not change
 // after their copies are made. The zero value is ready to use; a Copies
 // may be used by concurrent graph builds, and must not be copied.
 type Copies struct {
@@ -166,6 +172,11 @@ func (c *Copies) of(w *model.Variable, layout string, dims []int, fill func(w, d
 	fail := func(err error) (*model.Variable, error) {
 		return nil, fmt.Errorf("the weight %q in layout %s: %w", w.Path(), layout, err)
 	}
+	for _, d := range dims {
+		if d <= 0 {
+			return fail(fmt.Errorf("dimensions %v: want positive sizes", dims))
+		}
+	}
 	t, err := w.Value()
 	if err != nil {
 		return fail(err)
@@ -175,9 +186,6 @@ func (c *Copies) of(w *model.Variable, layout string, dims []int, fill func(w, d
 		return fail(err)
 	}
 	dst := make([]float32, shapes.Make(dtypes.Float32, dims...).Size())
-	if len(dst) != len(data) {
-		return fail(fmt.Errorf("%v holds %d values, not the weight's %d", dims, len(dst), len(data)))
-	}
 	fill(data, dst)
 	v, err := c.store.CreateVariable(path, tensors.FromFlatDataAndDimensions(dst, dims...))
 	if err != nil {

@@ -13,7 +13,11 @@
 //     convolutions over few channels (ResNet's 7×7/2 stem on 3) take them
 //     from the space-to-depth input (s×s blocks as pixels), where they
 //     are shifted copies too. Input gradients are the transposed
-//     convolution or col2im, whichever costs less.
+//     convolution or col2im, whichever costs less. Stride-1 3×3
+//     convolutions of 128 channels and more, where the model keeps copies
+//     of its kernels, are built by Winograd's F(2×2, 3×3) instead, their
+//     input gradients too: 16 multiply-adds per 2×2 tile and channel pair
+//     instead of 36.
 //   - [Standard]: graph.Convolve and graph.MaxPool, which XLA fuses and runs
 //     best.
 //
@@ -27,12 +31,13 @@
 // on an add the convolution makes anyway ([Conv2D.ApplyBias]), and ReLU,
 // ReLU6 and the max-pool gradient use masks multiplied bit by bit instead
 // of selects. Input gradients there multiply by copies of the kernels in
-// other layouts that the models keep ([SetKeeper], [Copies]).
+// other layouts that the models keep ([SetKeeper], [Copies]), as F(2×2,
+// 3×3) convolutions do.
 // scripts/opprof.sh shows what each op of a step costs.
 //
 // Files: conv.go (convolutions, both forms), shift.go (shifted taps),
-// depth.go (strided convolutions from space-to-depth blocks), keep.go
-// (kept copies of kernels), pool.go, activation.go (ReLU, ReLU6, the
+// depth.go (strided convolutions from space-to-depth blocks), winograd.go
+// (F(2×2, 3×3)), keep.go (kept copies of kernels), pool.go, activation.go (ReLU, ReLU6, the
 // redirected gradient), bands.go (an image built in horizontal bands, one
 // per core), nn.go (forms, per-channel ops, Linear).
 package nn

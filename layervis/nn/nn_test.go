@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/gomlx/compute"
@@ -845,27 +846,37 @@ func TestShiftedDepthwise(t *testing.T) {
 	}
 }
 
-// TestKeeper checks the input gradients built from the copies of the
-// kernel that its model keeps (SetKeeper) against graph.Convolve's, and
-// that each is asked for once per graph, in the layouts the gradient
+// TestKeeper checks the values and input gradients built from the copies
+// of the kernel that its model keeps (SetKeeper) against graph.Convolve's,
+// and that each is asked for once per graph, in the layouts the gradient
 // multiplies by: wᵀ at 1×1 and at strides > 1, the transposed
 // convolution's kernel at stride 1, also with fewer than 4 pixels per
-// output channel (col2im on the shifted grid without a keeper).
+// output channel (col2im on the shifted grid without a keeper); and, at
+// stride 1, 3×3, with at least 128 channels each way, the F(2×2, 3×3)
+// transforms of the kernel and of the transposed convolution's, which the
+// value multiplies by too: odd and even sizes, the paddings of bands
+// (none at one edge) and a padding wider than the window's reach.
 func TestKeeper(t *testing.T) {
 	b := backend.MustGet()
 	if !backend.IsGo(b) {
 		t.Skip("keepers serve the pure-Go backend only")
 	}
 	rng := rand.New(rand.NewPCG(13, 14))
+	winograd := []string{winogradLayout, winogradTransposedLayout}
 	cases := []struct {
 		convCase
-		layout string
+		layouts []string
 	}{
-		{convCase{"1x1", 5, 6, 7, 1, 3, Conv2D{}}, transposedLayout},
-		{convCase{"1x1/2", 7, 6, 4, 1, 5, Conv2D{Stride: [2]int{2, 2}}}, transposedLayout},
-		{convCase{"3x3/2 pad1", 9, 8, 3, 3, 4, Conv2D{Stride: [2]int{2, 2}, Pad: SymmetricPad(1)}}, transposedLayout},
-		{convCase{"3x3 pad1", 9, 8, 3, 3, 4, Conv2D{Pad: SymmetricPad(1)}}, tapsTransposedLayout},
-		{convCase{"3x3 pad1, few pixels per channel", 3, 3, 12, 3, 12, Conv2D{Pad: SymmetricPad(1)}}, tapsTransposedLayout},
+		{convCase{"1x1", 5, 6, 7, 1, 3, Conv2D{}}, []string{transposedLayout}},
+		{convCase{"1x1/2", 7, 6, 4, 1, 5, Conv2D{Stride: [2]int{2, 2}}}, []string{transposedLayout}},
+		{convCase{"3x3/2 pad1", 9, 8, 3, 3, 4, Conv2D{Stride: [2]int{2, 2}, Pad: SymmetricPad(1)}}, []string{transposedLayout}},
+		{convCase{"3x3 pad1", 9, 8, 3, 3, 4, Conv2D{Pad: SymmetricPad(1)}}, []string{tapsTransposedLayout}},
+		{convCase{"3x3 pad1, few pixels per channel", 3, 3, 12, 3, 12, Conv2D{Pad: SymmetricPad(1)}}, []string{tapsTransposedLayout}},
+		{convCase{"3x3 pad1, 128 channels", 7, 9, 128, 3, 128, Conv2D{Pad: SymmetricPad(1)}}, winograd},
+		{convCase{"3x3 band pads, 130 to 144 channels", 6, 5, 130, 3, 144, Conv2D{Pad: [2][2]int{{0, 1}, {1, 1}}}}, winograd},
+		{convCase{"3x3 top band pads, 128 channels", 5, 8, 128, 3, 128, Conv2D{Pad: [2][2]int{{1, 0}, {1, 1}}}}, winograd},
+		{convCase{"3x3 no pad, 128 channels", 8, 6, 128, 3, 128, Conv2D{}}, winograd},
+		{convCase{"3x3 pad2, 128 channels", 4, 5, 128, 3, 128, Conv2D{Pad: SymmetricPad(2)}}, winograd},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -879,7 +890,7 @@ func TestKeeper(t *testing.T) {
 				w = Reshape(w, tc.k*tc.k*tc.cin, tc.cout)
 				SetKeeper(w, func(layout string, dims []int, fill func(w, dst []float32)) *Node {
 					asked[layout]++
-					dst := make([]float32, len(wm))
+					dst := make([]float32, shapes.Make(dtypes.Float32, dims...).Size())
 					fill(wm, dst)
 					return Const(g, tensors.FromFlatDataAndDimensions(dst, dims...))
 				})
@@ -907,8 +918,8 @@ func TestKeeper(t *testing.T) {
 			if d := relDiff(tensors.MustCopyFlatData[float32](got[1]), wantGrad); d > 1e-4 {
 				t.Errorf("input gradient: rel diff %.3g", d)
 			}
-			if len(asked) != 1 || asked[tc.layout] != 1 {
-				t.Errorf("the keeper was asked for %v, want %s once", asked, tc.layout)
+			if len(asked) != len(tc.layouts) || slices.ContainsFunc(tc.layouts, func(l string) bool { return asked[l] != 1 }) {
+				t.Errorf("the keeper was asked for %v, want %v once each", asked, tc.layouts)
 			}
 		})
 	}
