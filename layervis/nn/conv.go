@@ -352,13 +352,13 @@ func sumOfProducts(a, b []*Node) *Node {
 // once more (GoMLX's DotGeneral gradient ends with a transpose, identity or
 // not, that the pure-Go backend executes as a copy), then pads every tap's
 // block to the padded input, sums them and crops. The kernel and bias keep
-// autodiff's gradients. Stride-1 3×3 convolutions where winogradPays are
-// built by F(2×2, 3×3) instead, where w's model keeps copies (winograd).
+// autodiff's gradients. Convolutions that winogradFits are built by
+// F(2×2, 3×3) instead, where w's model keeps copies (winograd).
 func (c Conv2D) dense(x, w, b *Node, k, stride, dil [2]int) *Node {
 	if stride != [2]int{1, 1} && dil == [2]int{1, 1} && depthPays(x.Shape().Dim(3), k, stride) {
 		return c.spaceToDepth(x, w, b, k, stride)
 	}
-	if stride == [2]int{1, 1} && dil == [2]int{1, 1} && k == [2]int{3, 3} && winogradPays(winogradTiles(x.Shape(), c.Pad), w.Shape().Dim(0)/9, w.Shape().Dim(1)) {
+	if winogradFits(k, stride, dil, x.Shape(), c.Pad, w.Shape().Dim(0)/9, w.Shape().Dim(1)) {
 		if y, ok := c.winograd(x, w, b); ok {
 			return y
 		}
@@ -476,8 +476,8 @@ func withGradient(x *Node, f func(x *Node) *Node, grad func(v *Node) *Node) *Nod
 // inputGrad returns dL/dx [B,H,W,Cin] of dense's convolution from
 // v = dL/dy [B,Ho,Wo,Cout] and the kernel matrix w [k²·Cin, Cout].
 //
-// At stride 1, 3×3 (no dilation), where winogradPays and w's model keeps
-// copies, it is the transposed convolution by F(2×2, 3×3), its tiles
+// Where winogradFits (stride 1, 3×3) and w's model keeps copies, it is
+// the transposed convolution by F(2×2, 3×3), its tiles
 // aligned with the whole gradient's (c.phase). Otherwise, at stride 1 it is
 // one of two forms, whichever transposedPays says costs less. One is the
 // transposed convolution: dL/dy padded by the window span
@@ -501,7 +501,7 @@ func (c Conv2D) inputGrad(v, w *Node, k [2]int, xShape shapes.Shape, stride, dil
 	b, h, wd := xShape.Dim(0), xShape.Dim(1), xShape.Dim(2)
 	if stride == [2]int{1, 1} && k[0]*k[1] > 1 {
 		tpad, ok := transposedPad([2]int{h, wd}, k, dil, c.Pad)
-		if ok && k == [2]int{3, 3} && dil == [2]int{1, 1} && winogradPays(winogradTiles(v.Shape(), tpad), cin, cout) {
+		if ok && winogradFits(k, stride, dil, v.Shape(), tpad, cin, cout) {
 			if ut := kept(w, winogradTransposedLayout, []int{16, cout, cin}, winogradFill(cin, cout, true)); ut != nil {
 				return winogradConv(v, tpad, ut, c.phase)
 			}

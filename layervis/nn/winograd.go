@@ -68,15 +68,21 @@ func winogradFill(cin, cout int, transposed bool) func(w, dst []float32) {
 // channels each way (layer2–4), 161–166 ms against 172–177 with im2col;
 // from 64 (layer1 too) no faster; without layer4's bands of 8 tiles,
 // 168–174.
-var winogradPays = func(tiles, cin, cout int) bool {
+func winogradPays(tiles, cin, cout int) bool {
 	return tiles >= 1 && cin >= 128 && cout >= 128
 }
 
-// winogradTiles returns the number of 2×2 output tiles of a stride-1 3×3
-// convolution of an input of shape xShape padded by pad.
-func winogradTiles(xShape shapes.Shape, pad [2][2]int) int {
+// winogradFits reports whether a convolution with the window k, stride and
+// dilation dil, of an input of shape xShape padded by pad, Cin input and
+// Cout output channels, is built by F(2×2, 3×3) (where its model keeps
+// copies): stride 1, 3×3, no dilation, at least one 2×2 output tile, and
+// winogradPays.
+func winogradFits(k, stride, dil [2]int, xShape shapes.Shape, pad [2][2]int, cin, cout int) bool {
+	if k != [2]int{3, 3} || stride != [2]int{1, 1} || dil != [2]int{1, 1} {
+		return false
+	}
 	ho, wo := xShape.Dim(1)+pad[0][0]+pad[0][1]-2, xShape.Dim(2)+pad[1][0]+pad[1][1]-2
-	return xShape.Dim(0) * ((ho + 1) / 2) * ((wo + 1) / 2)
+	return winogradPays(xShape.Dim(0)*((ho+1)/2)*((wo+1)/2), cin, cout)
 }
 
 // winograd builds dense's stride-1 3×3 convolution (dilation 1) of x with
