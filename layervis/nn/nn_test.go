@@ -855,7 +855,8 @@ func TestShiftedDepthwise(t *testing.T) {
 // stride 1, 3×3, with at least 128 channels each way, the F(2×2, 3×3)
 // transforms of the kernel and of the transposed convolution's, which the
 // value multiplies by too: odd and even sizes, the paddings of bands
-// (none at one edge) and a padding wider than the window's reach.
+// (none at one edge) and a padding wider than the window's reach; but not
+// for fewer than 3 output rows.
 func TestKeeper(t *testing.T) {
 	b := backend.MustGet()
 	if !backend.IsGo(b) {
@@ -877,6 +878,7 @@ func TestKeeper(t *testing.T) {
 		{convCase{"3x3 top band pads, 128 channels", 5, 8, 128, 3, 128, Conv2D{Pad: [2][2]int{{1, 0}, {1, 1}}}}, winograd},
 		{convCase{"3x3 no pad, 128 channels", 8, 6, 128, 3, 128, Conv2D{}}, winograd},
 		{convCase{"3x3 pad2, 128 channels", 4, 5, 128, 3, 128, Conv2D{Pad: SymmetricPad(2)}}, winograd},
+		{convCase{"3x3 pad1, 128 channels, 2 rows", 2, 6, 128, 3, 128, Conv2D{Pad: SymmetricPad(1)}}, []string{tapsTransposedLayout}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -62,8 +62,8 @@ func winogradFill(cin, cout int, transposed bool) func(w, dst []float32) {
 }
 
 // winogradPays reports whether F(2×2, 3×3) costs less than im2col on the
-// pure-Go backend for the given number of tiles (at least one), Cin input
-// and Cout output channels. Measured on ResNet-50's step at 224², 2 cores
+// pure-Go backend for the given number of tiles, Cin input and Cout output
+// channels. Measured on ResNet-50's step at 224², 2 cores
 // (alternating BenchmarkStep runs, 4 each, fast state): with at least 128
 // channels each way (layer2–4), 161–166 ms against 172–177 with im2col;
 // from 64 (layer1 too) no faster; without layer4's bands of 8 tiles,
@@ -75,14 +75,18 @@ func winogradPays(tiles, cin, cout int) bool {
 // winogradFits reports whether a convolution with the window k, stride and
 // dilation dil, of an input of shape xShape padded by pad, Cin input and
 // Cout output channels, is built by F(2×2, 3×3) (where its model keeps
-// copies): stride 1, 3×3, no dilation, at least one 2×2 output tile, and
-// winogradPays.
+// copies): stride 1, 3×3, no dilation, at least 3 output rows, and
+// winogradPays. Thinner bands (on many cores) would compute as many rows
+// again as they keep, in as many ops as thick ones: scripts/opprof.sh
+// -span predicts ResNet-50's step at 224² on 16 cores (bands of 1–2 rows
+// in layer2–4) at 84 ms with this bound, 91 from 2 rows, 110 from 1 (one
+// run each, back to back).
 func winogradFits(k, stride, dil [2]int, xShape shapes.Shape, pad [2][2]int, cin, cout int) bool {
 	if k != [2]int{3, 3} || stride != [2]int{1, 1} || dil != [2]int{1, 1} {
 		return false
 	}
 	ho, wo := xShape.Dim(1)+pad[0][0]+pad[0][1]-2, xShape.Dim(2)+pad[1][0]+pad[1][1]-2
-	return winogradPays(xShape.Dim(0)*((ho+1)/2)*((wo+1)/2), cin, cout)
+	return ho >= 3 && winogradPays(xShape.Dim(0)*((ho+1)/2)*((wo+1)/2), cin, cout)
 }
 
 // winograd builds dense's stride-1 3×3 convolution (dilation 1) of x with
