@@ -890,12 +890,7 @@ func TestKeeper(t *testing.T) {
 			exec := MustNewExec(b, func(x, w *Node) []*Node {
 				g := x.Graph()
 				w = Reshape(w, tc.k*tc.k*tc.cin, tc.cout)
-				SetKeeper(w, func(layout string, dims []int, fill func(w, dst []float32)) *Node {
-					asked[layout]++
-					dst := make([]float32, shapes.Make(dtypes.Float32, dims...).Size())
-					fill(wm, dst)
-					return Const(g, tensors.FromFlatDataAndDimensions(dst, dims...))
-				})
+				SetKeeper(w, constKeeper(g, wm, asked))
 				c := tc.conv
 				c.Window = [2]int{tc.k, tc.k}
 				y := c.Apply(Im2col, x, w)
@@ -924,6 +919,17 @@ func TestKeeper(t *testing.T) {
 				t.Errorf("the keeper was asked for %v, want %v once each", asked, tc.layouts)
 			}
 		})
+	}
+}
+
+// constKeeper returns a Keeper that fills each copy from the kernel's
+// values w as a constant of g, counting the layouts asked for in asked.
+func constKeeper(g *Graph, w []float32, asked map[string]int) Keeper {
+	return func(layout string, dims []int, fill func(w, dst []float32)) *Node {
+		asked[layout]++
+		dst := make([]float32, shapes.Make(dtypes.Float32, dims...).Size())
+		fill(w, dst)
+		return Const(g, tensors.FromFlatDataAndDimensions(dst, dims...))
 	}
 }
 

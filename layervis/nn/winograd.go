@@ -85,7 +85,7 @@ func winogradFits(k, stride, dil [2]int, xShape shapes.Shape, pad [2][2]int, cin
 	if k != [2]int{3, 3} || stride != [2]int{1, 1} || dil != [2]int{1, 1} {
 		return false
 	}
-	ho, wo := xShape.Dim(1)+pad[0][0]+pad[0][1]-2, xShape.Dim(2)+pad[1][0]+pad[1][1]-2
+	ho, wo := OutSize(xShape.Dim(1), 3, 1, 1, pad[0]), OutSize(xShape.Dim(2), 3, 1, 1, pad[1])
 	return ho >= 3 && winogradPays(xShape.Dim(0)*((ho+1)/2)*((wo+1)/2), cin, cout)
 }
 
@@ -130,18 +130,17 @@ func winogradConv(x *Node, pad [2][2]int, u *Node, phase int) *Node {
 	dims := x.Shape().Dimensions
 	bsz, c, n := dims[0], dims[3], u.Shape().Dim(2)
 	pad[0][0] += phase
-	ho, wo := dims[1]+pad[0][0]+pad[0][1]-2, dims[2]+pad[1][0]+pad[1][1]-2
+	ho, wo := OutSize(dims[1], 3, 1, 1, pad[0]), OutSize(dims[2], 3, 1, 1, pad[1])
 	th, tw := (ho+1)/2, (wo+1)/2
 	tiles := bsz * th * tw
 	xp := Pad(x, ScalarZero(g, x.DType()), compute.PadAxis{},
 		compute.PadAxis{Start: pad[0][0], End: 2*th + 2 - dims[1] - pad[0][0]},
 		compute.PadAxis{Start: pad[1][0], End: 2*tw + 2 - dims[2] - pad[1][0]}, compute.PadAxis{})
 	xq, packed := pack(xp)
-	// The tiles' input windows, value (p, q) of each, stacked: [16, tiles, C].
-	win := make([]*Node, 16)
-	for e := range win {
-		p, q := e/4, e%4
-		s := Slice(xq, AxisRange(), AxisRange(p, p+2*th-1).Stride(2), AxisRange(q, q+2*tw-1).Stride(2), AxisRange())
+	// The tiles' 4×4 input windows at stride 2, value (p, q) of each (the
+	// window's taps), stacked: [16, tiles, C].
+	win := windows(xq, [2]int{4, 4}, [2]int{2, 2}, [2]int{1, 1})
+	for e, s := range win {
 		win[e] = Reshape(s, 1, tiles*s.Shape().Dim(3))
 	}
 	d := Concatenate(win, 0)

@@ -72,11 +72,7 @@ func TestWinogradKernelGradient(t *testing.T) {
 	x, w := randTensor(rng, 1, 4, 4, c), randTensor(rng, 9*c, c)
 	wm := tensors.MustCopyFlatData[float32](w)
 	exec, err := NewExec(b, func(x, w *Node) *Node {
-		SetKeeper(w, func(layout string, dims []int, fill func(w, dst []float32)) *Node {
-			dst := make([]float32, len(wm)*16/9)
-			fill(wm, dst)
-			return Const(x.Graph(), tensors.FromFlatDataAndDimensions(dst, dims...))
-		})
+		SetKeeper(w, constKeeper(x.Graph(), wm, map[string]int{}))
 		y := Conv2D{Pad: SymmetricPad(1), Window: [2]int{3, 3}}.Apply(Im2col, x, w)
 		return Gradient(ReduceAllSum(y), w)[0]
 	})
