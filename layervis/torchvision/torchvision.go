@@ -276,8 +276,11 @@ func (m *Model) bands(x *Node) int {
 // VGG-16 at 128², 4 cores, 183 → 148. ResNet-18, 112 → 56 → 28 rows: at
 // 224², 8 cores 91 → 65 → 52, 4 cores 87 → 72; at 128², 8 cores 37.0 →
 // 36.5 (28 rows), but 4 cores 42 → 52 (56 rows), so the basic ResNets keep
-// 112 rows below 8 cores. scripts/gpu-check.sh times the 2-core rows
-// against these on a 16-core machine.
+// 112 rows below 8 cores. These predate F(2×2, 3×3) (nn's Winograd
+// convolutions); with it, ResNet-50 at 224² on 16 cores is predicted at 84
+// ms in 16-row bands and 92 in 32-row ones (one run each), so the rule
+// stands. scripts/gpu-check.sh times the 2-core rows against these on a
+// 16-core machine.
 func bandRows(basic bool, cores int) int {
 	switch {
 	case basic && cores < 8:
