@@ -138,17 +138,14 @@ func winogradConv(x *Node, pad [2][2]int, u *Node, phase int) *Node {
 		compute.PadAxis{Start: pad[1][0], End: 2*tw + 2 - dims[2] - pad[1][0]}, compute.PadAxis{})
 	xq, packed := pack(xp)
 	// The tiles' 4×4 input windows at stride 2, value (p, q) of each (the
-	// window's taps), stacked: [16, tiles, C].
-	win := windows(xq, [2]int{4, 4}, [2]int{2, 2}, [2]int{1, 1})
-	for e, s := range win {
-		win[e] = Reshape(s, 1, tiles*s.Shape().Dim(3))
-	}
-	d := Concatenate(win, 0)
+	// window's taps), stacked on the batch axis: [16·B, th, tw, C], which is
+	// [16, tiles, C].
+	d := Concatenate(windows(xq, [2]int{4, 4}, [2]int{2, 2}, [2]int{1, 1}), 0)
 	if packed {
 		d = unpack(d)
 	}
 	// Bᵀ d B, each window's 16 values at once, then the 16 products.
-	vals := DotGeneral(winogradMatrix(g, winogradBT), []int{1}, nil, d, []int{0}, nil)
+	vals := DotGeneral(winogradMatrix(g, winogradBT), []int{1}, nil, Reshape(d, 16, tiles*c), []int{0}, nil)
 	m := DotGeneral(Reshape(vals, 16, tiles, c), []int{2}, []int{0}, u, []int{1}, []int{0})
 	// Aᵀ M A: the tiles' 2×2 outputs, [a, b, B, th, tw, N], interleaved.
 	y := DotGeneral(winogradMatrix(g, winogradAT), []int{1}, nil, Reshape(m, 16, tiles*n), []int{0}, nil)
