@@ -5,7 +5,9 @@
 # each round's medians and ratio, then the median ratio and its range. One run
 # of each is not enough where the machine's speed drifts (the 2-core
 # development machine's by tens of per cent within minutes, PyTorch's as much
-# as layervis's): the rounds pair runs made minutes apart at most.
+# as layervis's): the rounds pair runs made minutes apart at most. The last
+# line compares the fastest step of each over all rounds: both at their
+# best, in whichever state the machine then was.
 # THREADS is the cores both get (GOMAXPROCS, torch's threads); default: all.
 # Usage: [ROUNDS=3] [THREADS=n] scripts/bench.sh [model] [layer] [size] [iters]
 set -euo pipefail
@@ -39,4 +41,6 @@ print(f"step median over {len(pairs)} rounds, {threads} thread(s): "
       f"layervis {statistics.median(g['median_s'] for g, _ in pairs)*1000:.0f} ms, "
       f"PyTorch {statistics.median(p['median_s'] for _, p in pairs)*1000:.0f} ms "
       f"-> layervis/PyTorch = {statistics.median(ratios):.2f}x (rounds {min(ratios):.2f}-{max(ratios):.2f}x)")
+best_g, best_p = min(g['min_s'] for g, _ in pairs), min(p['min_s'] for _, p in pairs)
+print(f"fastest steps of all rounds: layervis {best_g*1000:.0f} ms, PyTorch {best_p*1000:.0f} ms -> {best_g/best_p:.2f}x")
 PY
