@@ -2,11 +2,15 @@ package cnn
 
 import (
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/layervis/layervis/layervis/backend"
 )
@@ -74,6 +78,33 @@ func PartCores(g *Graph) int {
 	}
 	return 1
 }
+
+// Bands returns how many horizontal bands (layervis/nn's Bands) model
+// builds each image of x [B,C,H,W] in: one per core that [Build] gives its
+// part ([PartCores]), as long as each band has at least rows(cores) rows
+// of the input, or the number [BandRowsEnvVar] sets. Like a graph-building
+// function it panics on a bad value of that variable, which Activations
+// and the other entry points return as an error.
+func Bands(x *Node, model string, rows func(cores int) int) int {
+	cores := PartCores(x.Graph())
+	least := rows(cores)
+	if s := strings.TrimSpace(os.Getenv(BandRowsEnvVar)); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			exceptions.Panicf("%s=%q: want a whole number ≥ 1, the least input rows per band (unset, %s bands from %d rows on %d cores)",
+				BandRowsEnvVar, s, model, least, cores)
+		}
+		least = n
+	}
+	return max(1, min(cores, x.Shape().Dim(2)/least))
+}
+
+// BandRowsEnvVar names the environment variable that sets the least input
+// rows of a band (a whole number ≥ 1) where a model splits an image into
+// bands, one per core (see [Bands]): for measuring other splits than the
+// models' defaults (on 2 cores 64 rows, 112 for ResNet-18/34, fewer on more
+// cores; see scripts/gpu-check.sh). Unset or empty: the defaults.
+const BandRowsEnvVar = "LAYERVIS_BAND_ROWS"
 
 // Activations runs m on the NCHW batch x (network input, normalized) and
 // returns the named layers' activations (NCHW).

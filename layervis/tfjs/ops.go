@@ -23,6 +23,11 @@ type opSpec struct {
 	// asks the builder for exactly the inputs it uses, so that no unused
 	// node enters the graph.
 	build func(b *builder, nd *node) *Node
+	// band builds the node's output in horizontal bands (see
+	// [builder.bandsOf]) from its inputs' bands, or returns nil, having built
+	// nothing, where an input it needs in bands is not in bands or the op
+	// mixes rows: the node is then built whole (nil band: never in bands).
+	band func(b *builder, nd *node) nn.Bands
 	// multiOut: the op has several outputs, of which only output 0 is
 	// computed (FusedBatchNorm).
 	multiOut bool
@@ -32,24 +37,26 @@ var opTable map[string]opSpec
 
 func init() {
 	unary := func(f func(x *Node) *Node) opSpec {
-		return opSpec{check: nInputs(1, 1), build: func(b *builder, nd *node) *Node { return f(b.in(nd, 0)) }}
+		return opSpec{check: nInputs(1, 1), build: func(b *builder, nd *node) *Node { return f(b.in(nd, 0)) },
+			band: func(b *builder, nd *node) nn.Bands { return b.inBands(nd, 0).Map(f) }}
 	}
 	binary := func(f func(x, y *Node) *Node) opSpec {
 		return opSpec{check: nInputs(2, 2), build: func(b *builder, nd *node) *Node {
 			return f(broadcastRank(b.in(nd, 0), b.in(nd, 1)))
-		}}
+		}, band: binaryBands(f)}
 	}
 	opTable = map[string]opSpec{
-		"Placeholder": {build: func(b *builder, _ *node) *Node { return b.nhwcInput() }},
-		"Const":       {build: (*builder).constant},
-		"Identity":    unary(func(x *Node) *Node { return x }),
-		"Add":         binary(Add),
-		"AddV2":       binary(Add),
-		"Sub":         binary(Sub),
-		"Mul":         binary(Mul),
-		"RealDiv":     binary(Div),
-		"Maximum":     binary(Max),
-		"Minimum":     binary(Min),
+		"Placeholder": {build: func(b *builder, _ *node) *Node { return b.nhwcInput() },
+			band: func(b *builder, _ *node) nn.Bands { return nn.SplitRows(b.nhwcInput(), b.bands) }},
+		"Const":    {build: (*builder).constant},
+		"Identity": unary(func(x *Node) *Node { return x }),
+		"Add":      binary(Add),
+		"AddV2":    binary(Add),
+		"Sub":      binary(Sub),
+		"Mul":      binary(Mul),
+		"RealDiv":  binary(Div),
+		"Maximum":  binary(Max),
+		"Minimum":  binary(Min),
 		"AddN": {check: nInputs(1, -1), build: func(b *builder, nd *node) *Node {
 			sum := b.in(nd, 0)
 			for k := 1; k < len(nd.inputs); k++ {
@@ -59,6 +66,13 @@ func init() {
 		}},
 		"BiasAdd": {check: all(nInputs(2, 2), nhwc), build: func(b *builder, nd *node) *Node {
 			return nn.AddBias(b.in(nd, 0), b.in(nd, 1))
+		}, band: func(b *builder, nd *node) nn.Bands {
+			xs := b.inBands(nd, 0)
+			if xs == nil {
+				return nil
+			}
+			bias := b.in(nd, 1)
+			return xs.Map(func(x *Node) *Node { return nn.AddBias(x, bias) })
 		}},
 		"Relu":     unary(relu),
 		"Relu6":    unary(relu6),
@@ -76,39 +90,41 @@ func init() {
 		"Abs":      unary(Abs),
 		"LeakyRelu": {check: nInputs(1, 1), build: func(b *builder, nd *node) *Node {
 			return leakyRelu(b.in(nd, 0), nd.float("alpha", 0.2))
+		}, band: func(b *builder, nd *node) nn.Bands {
+			return b.inBands(nd, 0).Map(func(x *Node) *Node { return leakyRelu(x, nd.float("alpha", 0.2)) })
 		}},
 		"Prelu": {check: nInputs(2, 2), build: func(b *builder, nd *node) *Node {
 			return prelu(b.in(nd, 0), b.in(nd, 1))
-		}},
+		}, band: binaryBands(prelu)},
 		"Softmax": {check: nInputs(1, 1), build: func(b *builder, nd *node) *Node { return Softmax(b.in(nd, 0), -1) }},
 
-		"Conv2D":                     {check: convCheck(false), build: convBuild(false, false)},
-		"_FusedConv2D":               {check: convCheck(true), build: convBuild(false, true)},
-		"DepthwiseConv2dNative":      {check: convCheck(false), build: convBuild(true, false)},
-		"FusedDepthwiseConv2dNative": {check: convCheck(true), build: convBuild(true, true)},
-		"MaxPool":                    {check: poolCheck, build: poolBuild(true)},
+		"Conv2D":                     {check: convCheck(false), build: convBuild(false, false), band: convBands(false, false)},
+		"_FusedConv2D":               {check: convCheck(true), build: convBuild(false, true), band: convBands(false, true)},
+		"DepthwiseConv2dNative":      {check: convCheck(false), build: convBuild(true, false), band: convBands(true, false)},
+		"FusedDepthwiseConv2dNative": {check: convCheck(true), build: convBuild(true, true), band: convBands(true, true)},
+		"MaxPool":                    {check: poolCheck, build: poolBuild(true), band: maxPoolBands},
 		"AvgPool":                    {check: poolCheck, build: poolBuild(false)},
 		"MatMul":                     {check: matmulCheck(false), build: matmulBuild(false)},
 		"_FusedMatMul":               {check: matmulCheck(true), build: matmulBuild(true)},
 
-		"FusedBatchNorm":   {check: batchNormCheck, build: batchNormBuild, multiOut: true},
-		"FusedBatchNormV2": {check: batchNormCheck, build: batchNormBuild, multiOut: true},
-		"FusedBatchNormV3": {check: batchNormCheck, build: batchNormBuild, multiOut: true},
+		"FusedBatchNorm":   {check: batchNormCheck, build: batchNormBuild, band: batchNormBands, multiOut: true},
+		"FusedBatchNormV2": {check: batchNormCheck, build: batchNormBuild, band: batchNormBands, multiOut: true},
+		"FusedBatchNormV3": {check: batchNormCheck, build: batchNormBuild, band: batchNormBands, multiOut: true},
 
-		"Mean": reduceOp(ReduceMean),
-		"Sum":  reduceOp(ReduceSum),
-		"Max":  reduceOp(ReduceMax),
-		"Min":  reduceOp(ReduceMin),
+		"Mean": reduceOp(ReduceMean, Add, true),
+		"Sum":  reduceOp(ReduceSum, Add, false),
+		"Max":  reduceOp(ReduceMax, Max, false),
+		"Min":  reduceOp(ReduceMin, Min, false),
 
-		"ConcatV2":              {check: concatCheck, build: concatBuild},
+		"ConcatV2":              {check: concatCheck, build: concatBuild, band: concatBands},
 		"ResizeBilinear":        {check: resizeCheck, build: resizeBuild(false)},
 		"ResizeNearestNeighbor": {check: resizeCheck, build: resizeBuild(true)},
 		"Reshape":               {check: all(nInputs(2, 2), staticInput(1)), build: reshapeBuild},
 		"Squeeze":               {check: nInputs(1, 1), build: squeezeBuild},
 		"ExpandDims":            {check: all(nInputs(2, 2), staticInput(1)), build: expandDimsBuild},
 		"Transpose":             {check: all(nInputs(2, 2), staticInput(1)), build: transposeBuild},
-		"Pad":                   {check: all(nInputs(2, 2), staticInput(1)), build: padBuild},
-		"PadV2":                 {check: all(nInputs(3, 3), staticInput(1), staticInput(2)), build: padBuild},
+		"Pad":                   {check: all(nInputs(2, 2), staticInput(1)), build: padBuild, band: padBands},
+		"PadV2":                 {check: all(nInputs(3, 3), staticInput(1), staticInput(2)), build: padBuild, band: padBands},
 	}
 }
 
@@ -288,47 +304,71 @@ func convCheck(fused bool) checkFunc {
 }
 
 // convBuild builds Conv2D (depthwise: DepthwiseConv2dNative), with the
-// fused bias and activation when fused. The filter is HWIO, or stored as a
-// matrix (see Model.kernelMatrices).
+// fused bias and activation when fused.
 func convBuild(depthwise, fused bool) func(b *builder, nd *node) *Node {
 	return func(b *builder, nd *node) *Node {
-		x, w := b.in(nd, 0), b.in(nd, 1)
-		var k [2]int
-		switch {
-		case x.Rank() == 4 && w.Rank() == 4:
-			k = [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}
-		case x.Rank() == 4 && w.Rank() == 2 && b.m.consts[nd.inputs[1].node] != nil: // a stored matrix
-			d := b.m.consts[nd.inputs[1].node].dims
-			k = [2]int{d[0], d[1]}
-		default:
-			exceptions.Panicf("node %q (%s): want an NHWC input and an HWIO filter, got %s and %s", nd.name, nd.op, x.Shape(), w.Shape())
-		}
-		s, _ := window(nd, "strides")
-		d, _ := window(nd, "dilations")
-		pad, err := padding(nd, x.Shape().Dim(1), x.Shape().Dim(2), k, s, d)
-		if err != nil {
-			panic(err)
-		}
-		c := nn.Conv2D{Stride: s, Pad: pad, Dilation: d, Window: k}
-		if depthwise {
-			// [kh,kw,cin,mult] → [kh,kw,1,cin·mult] (as a matrix: [kh·kw,
-			// cin·mult]): output channel c·mult+m, as TF orders them.
-			cin := x.Shape().Dim(3)
-			if w.Rank() == 4 {
-				w = Reshape(w, k[0], k[1], 1, cin*w.Shape().Dim(3))
-			}
-			c.Groups = cin
-		}
-		if w.Rank() == 2 && !depthwise { // a stored matrix: the model keeps its other layouts
-			if v := b.m.store.GetVariable(varPath(b.m.g.nodes[nd.inputs[1].node].name)); v != nil {
-				nn.SetKeeper(w, b.m.copies.Keeper(w.Graph(), v))
-			}
-		}
+		x := b.in(nd, 0)
+		c, w := conv(b, nd, depthwise, x, x.Shape().Dim(1))
 		if !fused {
 			return c.Apply(b.form, x, w)
 		}
 		return fusedActivation(b, nd, c.ApplyBias(b.form, x, w, b.in(nd, 2)), 2)
 	}
+}
+
+// convBands is convBuild on an input in bands.
+func convBands(depthwise, fused bool) func(b *builder, nd *node) nn.Bands {
+	return func(b *builder, nd *node) nn.Bands {
+		xs := b.inBands(nd, 0)
+		if xs == nil {
+			return nil
+		}
+		c, w := conv(b, nd, depthwise, xs[0], height(xs))
+		if !fused {
+			return c.ApplyBands(b.form, xs, w, nil)
+		}
+		return c.ApplyBands(b.form, xs, w, b.in(nd, 2)).Map(func(y *Node) *Node { return fusedActivation(b, nd, y, 2) })
+	}
+}
+
+// conv returns node nd's convolution (depthwise: DepthwiseConv2dNative)
+// over an NHWC input of h rows, of which x is the whole or a band, and its
+// filter as the convolution takes it. The filter is HWIO, or stored as a
+// matrix (see Model.kernelMatrices).
+func conv(b *builder, nd *node, depthwise bool, x *Node, h int) (nn.Conv2D, *Node) {
+	w := b.in(nd, 1)
+	var k [2]int
+	switch {
+	case x.Rank() == 4 && w.Rank() == 4:
+		k = [2]int{w.Shape().Dim(0), w.Shape().Dim(1)}
+	case x.Rank() == 4 && w.Rank() == 2 && b.m.consts[nd.inputs[1].node] != nil: // a stored matrix
+		d := b.m.consts[nd.inputs[1].node].dims
+		k = [2]int{d[0], d[1]}
+	default:
+		exceptions.Panicf("node %q (%s): want an NHWC input and an HWIO filter, got %s and %s", nd.name, nd.op, x.Shape(), w.Shape())
+	}
+	s, _ := window(nd, "strides")
+	d, _ := window(nd, "dilations")
+	pad, err := padding(nd, h, x.Shape().Dim(2), k, s, d)
+	if err != nil {
+		panic(err)
+	}
+	c := nn.Conv2D{Stride: s, Pad: pad, Dilation: d, Window: k}
+	if depthwise {
+		// [kh,kw,cin,mult] → [kh,kw,1,cin·mult] (as a matrix: [kh·kw,
+		// cin·mult]): output channel c·mult+m, as TF orders them.
+		cin := x.Shape().Dim(3)
+		if w.Rank() == 4 {
+			w = Reshape(w, k[0], k[1], 1, cin*w.Shape().Dim(3))
+		}
+		c.Groups = cin
+	}
+	if w.Rank() == 2 && !depthwise { // a stored matrix: the model keeps its other layouts
+		if v := b.m.store.GetVariable(varPath(b.m.g.nodes[nd.inputs[1].node].name)); v != nil {
+			nn.SetKeeper(w, b.m.copies.Keeper(w.Graph(), v))
+		}
+	}
+	return c, w
 }
 
 func poolCheck(m *Model, nd *node) error {
@@ -348,21 +388,36 @@ func poolCheck(m *Model, nd *node) error {
 func poolBuild(isMax bool) func(b *builder, nd *node) *Node {
 	return func(b *builder, nd *node) *Node {
 		x := b.in(nd, 0)
-		if x.Rank() != 4 {
-			exceptions.Panicf("node %q (%s): want an NHWC input, got %s", nd.name, nd.op, x.Shape())
-		}
-		k, _ := window(nd, "ksize")
-		s, _ := window(nd, "strides")
-		pad, err := padding(nd, x.Shape().Dim(1), x.Shape().Dim(2), k, s, [2]int{1, 1})
-		if err != nil {
-			panic(err)
-		}
-		p := nn.Pool2D{Kernel: k, Stride: s, Pad: pad} // TF averages over the real pixels only
+		p := pool(nd, x, x.Shape().Dim(1))
 		if isMax {
 			return p.Max(b.form, x)
 		}
-		return p.Avg(x)
+		return p.Avg(x) // TF averages over the real pixels only
 	}
+}
+
+// maxPoolBands is MaxPool on an input in bands.
+func maxPoolBands(b *builder, nd *node) nn.Bands {
+	xs := b.inBands(nd, 0)
+	if xs == nil {
+		return nil
+	}
+	return pool(nd, xs[0], height(xs)).MaxBands(b.form, xs)
+}
+
+// pool returns node nd's pooling window over an NHWC input of h rows, of
+// which x is the whole or a band.
+func pool(nd *node, x *Node, h int) nn.Pool2D {
+	if x.Rank() != 4 {
+		exceptions.Panicf("node %q (%s): want an NHWC input, got %s", nd.name, nd.op, x.Shape())
+	}
+	k, _ := window(nd, "ksize")
+	s, _ := window(nd, "strides")
+	pad, err := padding(nd, h, x.Shape().Dim(2), k, s, [2]int{1, 1})
+	if err != nil {
+		panic(err)
+	}
+	return nn.Pool2D{Kernel: k, Stride: s, Pad: pad}
 }
 
 func matmulCheck(fused bool) checkFunc {
@@ -409,31 +464,97 @@ func batchNormCheck(m *Model, nd *node) error {
 }
 
 func batchNormBuild(b *builder, nd *node) *Node {
-	x, scale, offset, mean, variance := b.in(nd, 0), b.in(nd, 1), b.in(nd, 2), b.in(nd, 3), b.in(nd, 4)
-	inv := Mul(scale, Rsqrt(AddScalar(variance, nd.float("epsilon", 1e-4))))
-	return nn.Affine(x, inv, Sub(offset, Mul(mean, inv)))
+	x := b.in(nd, 0)
+	scale, shift := batchNorm(b, nd)
+	return nn.Affine(x, scale, shift)
 }
 
-func reduceOp(f func(x *Node, axes ...int) *Node) opSpec {
-	return opSpec{check: all(nInputs(2, 2), staticInput(1)), build: func(b *builder, nd *node) *Node {
-		x := b.in(nd, 0)
+// batchNormBands is batchNormBuild on an input in bands.
+func batchNormBands(b *builder, nd *node) nn.Bands {
+	xs := b.inBands(nd, 0)
+	if xs == nil {
+		return nil
+	}
+	scale, shift := batchNorm(b, nd)
+	return xs.Map(func(x *Node) *Node { return nn.Affine(x, scale, shift) })
+}
+
+// batchNorm returns the per-channel scale and shift of the batch norm nd.
+func batchNorm(b *builder, nd *node) (scale, shift *Node) {
+	gamma, offset, mean, variance := b.in(nd, 1), b.in(nd, 2), b.in(nd, 3), b.in(nd, 4)
+	scale = Mul(gamma, Rsqrt(AddScalar(variance, nd.float("epsilon", 1e-4))))
+	return scale, Sub(offset, Mul(mean, scale))
+}
+
+// reduceOp is a reduction by f over constant axes (mean: f is the mean),
+// whose partial results (over parts of the reduced values) join combines:
+// Add for a sum or mean, Max or Min. An input in bands reduced along its
+// rows is reduced band by band and the bands' results joined (a mean's as
+// sums, then scaled); one reduced along other axes, not the batch, stays in
+// bands.
+func reduceOp(f func(x *Node, axes ...int) *Node, join func(x, y *Node) *Node, mean bool) opSpec {
+	reduce := func(b *builder, nd *node, x *Node) []int {
 		axes := b.m.constant(nd.inputs[1]).ints
 		ax := make([]int, 0, len(axes))
 		for _, a := range axes {
 			ax = append(ax, axis(nd, int(a), x.Rank()))
 		}
+		return ax
+	}
+	keep := func(nd *node, y *Node, dims []int, ax []int) *Node {
+		if !nd.boolean("keep_dims", false) {
+			return y
+		}
+		dims = slices.Clone(dims)
+		for _, a := range ax {
+			dims[a] = 1
+		}
+		return Reshape(y, dims...)
+	}
+	return opSpec{check: all(nInputs(2, 2), staticInput(1)), build: func(b *builder, nd *node) *Node {
+		if xs := b.inBands(nd, 0); xs != nil {
+			if ax := reduce(b, nd, xs[0]); slices.Contains(ax, 1) {
+				part := f
+				if mean {
+					part = ReduceSum
+				}
+				y := part(xs[0], ax...)
+				for _, x := range xs[1:] {
+					y = join(y, part(x, ax...))
+				}
+				dims := slices.Clone(xs[0].Shape().Dimensions)
+				dims[1] = height(xs)
+				if mean {
+					n := 1
+					for _, a := range ax {
+						n *= dims[a]
+					}
+					y = MulScalar(y, 1/float64(n))
+				}
+				return keep(nd, y, dims, ax)
+			}
+		}
+		x := b.in(nd, 0)
+		ax := reduce(b, nd, x)
 		if len(ax) == 0 {
 			return x
 		}
-		y := f(x, ax...)
-		if nd.boolean("keep_dims", false) {
-			dims := slices.Clone(x.Shape().Dimensions)
-			for _, a := range ax {
-				dims[a] = 1
-			}
-			y = Reshape(y, dims...)
+		return keep(nd, f(x, ax...), x.Shape().Dimensions, ax)
+	}, band: func(b *builder, nd *node) nn.Bands {
+		xs := b.inBands(nd, 0)
+		if xs == nil {
+			return nil
 		}
-		return y
+		ax := reduce(b, nd, xs[0])
+		if slices.Contains(ax, 0) || slices.Contains(ax, 1) {
+			return nil
+		}
+		return xs.Map(func(x *Node) *Node {
+			if len(ax) == 0 {
+				return x
+			}
+			return keep(nd, f(x, ax...), x.Shape().Dimensions, ax)
+		})
 	}}
 }
 
@@ -665,9 +786,45 @@ func transposeBuild(b *builder, nd *node) *Node {
 
 func padBuild(b *builder, nd *node) *Node {
 	x := b.in(nd, 0)
+	axes, fill := padAxes(b, nd, x.Rank())
+	return Pad(x, Scalar(x.Graph(), x.DType(), fill), axes...)
+}
+
+// padBands is padBuild on an input in bands that is not padded along the
+// batch: the first band gets the rows added at the top, the last those at
+// the bottom.
+func padBands(b *builder, nd *node) nn.Bands {
+	xs := b.inBands(nd, 0)
+	if xs == nil {
+		return nil
+	}
+	axes, fill := padAxes(b, nd, xs[0].Rank())
+	if len(axes) < 2 || axes[0] != (compute.PadAxis{}) {
+		return nil
+	}
+	out := make(nn.Bands, len(xs))
+	for i, x := range xs {
+		ax := slices.Clone(axes)
+		if i > 0 {
+			ax[1].Start = 0
+		}
+		if i < len(xs)-1 {
+			ax[1].End = 0
+		}
+		out[i] = x
+		if slices.ContainsFunc(ax, func(a compute.PadAxis) bool { return a != compute.PadAxis{} }) {
+			out[i] = Pad(x, Scalar(x.Graph(), x.DType(), fill), ax...)
+		}
+	}
+	return out
+}
+
+// padAxes returns the paddings of the Pad or PadV2 node nd, whose input
+// has the given rank, and the value it pads with.
+func padAxes(b *builder, nd *node, rank int) ([]compute.PadAxis, float64) {
 	p := b.m.constant(nd.inputs[1]).ints
-	if len(p) != 2*x.Rank() {
-		exceptions.Panicf("node %q (%s): paddings has %d values, want %d for rank %d", nd.name, nd.op, len(p), 2*x.Rank(), x.Rank())
+	if len(p) != 2*rank {
+		exceptions.Panicf("node %q (%s): paddings has %d values, want %d for rank %d", nd.name, nd.op, len(p), 2*rank, rank)
 	}
 	fill := 0.0
 	if len(nd.inputs) == 3 {
@@ -681,14 +838,14 @@ func padBuild(b *builder, nd *node) *Node {
 			fill = float64(c.floats[0])
 		}
 	}
-	axes := make([]compute.PadAxis, x.Rank())
+	axes := make([]compute.PadAxis, rank)
 	for i := range axes {
 		if p[2*i] < 0 || p[2*i+1] < 0 {
 			exceptions.Panicf("node %q (%s): negative paddings %v", nd.name, nd.op, p)
 		}
 		axes[i] = compute.PadAxis{Start: int(p[2*i]), End: int(p[2*i+1])}
 	}
-	return Pad(x, Scalar(x.Graph(), x.DType(), fill), axes...)
+	return axes, fill
 }
 
 // ---- element-wise helpers ----

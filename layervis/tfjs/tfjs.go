@@ -429,7 +429,7 @@ func (m *Model) Layers(h, w int) (out []cnn.Layer, err error) {
 	g := graph.NewGraph(b, "layers") // built for the shapes, never run
 	defer g.Finalize()
 	model.SetStore(g, m.store)
-	bl := m.newBuilder(graph.Parameter(g, "x", shapes.Make(dtypes.Float32, 1, m.in.Channels, h, w)))
+	bl := m.newBuilder(graph.Parameter(g, "x", shapes.Make(dtypes.Float32, 1, m.in.Channels, h, w)), 1)
 	for _, i := range m.layers {
 		d := bl.shape(i)
 		if d == nil {
@@ -483,7 +483,7 @@ func (m *Model) Build(x *graph.Node, layers ...string) []*graph.Node {
 		}
 		nodes[k] = i
 	}
-	b := m.newBuilder(x)
+	b := m.newBuilder(x, m.bandCount(x, nn.FormFor(x.Graph().Backend())))
 	out := make([]*graph.Node, len(layers))
 	done := map[int]*graph.Node{}
 	for k, i := range nodes {
@@ -491,6 +491,7 @@ func (m *Model) Build(x *graph.Node, layers ...string) []*graph.Node {
 			out[k] = v
 			continue
 		}
+		b.bandsOf(i)
 		v := b.value(i)
 		if v.Rank() == 4 {
 			v = graph.TransposeAllAxes(v, 0, 3, 1, 2) // NHWC → NCHW
@@ -568,14 +569,21 @@ type builder struct {
 	nhwc *graph.Node
 	form nn.Form
 	vals map[int]*graph.Node
+	// bands is how many horizontal bands images are built in (1: whole);
+	// banded holds the nodes' outputs built in bands (nil: built whole).
+	bands  int
+	banded map[int]nn.Bands
 }
 
-func (m *Model) newBuilder(x *graph.Node) *builder {
-	return &builder{m: m, x: x, form: nn.FormFor(x.Graph().Backend()), vals: map[int]*graph.Node{}}
+// newBuilder returns a builder of the network on the NCHW input x; images
+// are built in bands where bands > 1 (see [builder.bandsOf]).
+func (m *Model) newBuilder(x *graph.Node, bands int) *builder {
+	return &builder{m: m, x: x, form: nn.FormFor(x.Graph().Backend()), vals: map[int]*graph.Node{},
+		bands: bands, banded: map[int]nn.Bands{}}
 }
 
 // value returns node i's output (NHWC for images), building it and what it
-// needs.
+// needs: whole, or its bands joined where they were built.
 func (b *builder) value(i int) *graph.Node {
 	if v, ok := b.vals[i]; ok {
 		return v
@@ -584,7 +592,12 @@ func (b *builder) value(i int) *graph.Node {
 	if err := b.m.errs[i]; err != nil {
 		panic(err)
 	}
-	v := opTable[nd.op].build(b, nd)
+	var v *graph.Node
+	if bs := b.banded[i]; bs != nil {
+		v = bs.Join()
+	} else {
+		v = opTable[nd.op].build(b, nd)
+	}
 	if v.DType() != dtypes.Float32 {
 		v = graph.ConvertDType(v, dtypes.Float32)
 	}

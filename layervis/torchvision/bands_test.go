@@ -2,37 +2,20 @@ package torchvision
 
 import (
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
-
-	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
-	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/bench"
 	"github.com/layervis/layervis/layervis/cnn"
-	"github.com/layervis/layervis/layervis/internal/pyref"
+	"github.com/layervis/layervis/layervis/internal/bandcheck"
 )
-
-// bandProbe is a Model that records how many bands each Build splits an
-// image into.
-type bandProbe struct {
-	*Model
-	bands *[]int
-}
-
-func (p bandProbe) Build(x *Node, layers ...string) []*Node {
-	*p.bands = append(*p.bands, p.Model.bands(x))
-	return p.Model.Build(x, layers...)
-}
 
 // TestBands checks that cnn.Build builds an image in bands where the
 // backend has more cores than the batch has images, and that the
 // activations (every kind of layer, the unfolded outputs of folded
-// convolutions included) and the input gradient match the model built
-// whole.
+// convolutions included) and the input gradient of a loss of them all
+// match the model built whole.
 //
 // Banded products may round differently from whole ones (by 1e-7), and
 // where that puts a pre-activation on the other side of 0 the ReLU passes
@@ -50,7 +33,7 @@ func TestBands(t *testing.T) {
 		batch       int
 		layers      []string
 		bands       []int  // per part
-		bandRows    string // BandRowsEnvVar; "": unset
+		bandRows    string // cnn.BandRowsEnvVar; "": unset
 	}{
 		{"resnet18", 3, 336, 1, []string{"conv1", "relu:in", "maxpool", "layer1.0.conv2", "layer2.0.downsample.0", "layer2.0.bn1", "layer3", "layer4"}, []int{3}, ""},
 		{"resnet50", 2, 128, 1, []string{"layer1.0.relu", "layer2.0.conv2", "layer3.1", "layer4", "fc"}, []int{2}, ""},
@@ -72,50 +55,14 @@ func TestBands(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%s/%dcores/%d²×%d", tc.arch, tc.cores, tc.size, tc.batch), func(t *testing.T) {
-			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tc.cores))
 			if tc.bandRows != "" {
-				t.Setenv(BandRowsEnvVar, tc.bandRows)
+				t.Setenv(cnn.BandRowsEnvVar, tc.bandRows)
 			}
 			m, err := Random(tc.arch, 2)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var bands []int
-			probe := bandProbe{m, &bands}
-			exec, err := model.NewExec(b, m.Store(), func(_ *model.Scope, x *Node) []*Node {
-				banded := cnn.Build(probe, x, tc.layers...)
-				whole := m.Build(x, tc.layers...)
-				last := len(tc.layers) - 1
-				grad := func(a *Node) *Node {
-					v := Cos(Iota(x.Graph(), a.Shape(), a.Rank()-1)) // a weight per channel
-					return Gradient(ReduceAllSum(Mul(a, v)), x)[0]
-				}
-				return append(append(banded, whole...), grad(banded[last]), grad(whole[last]))
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := exec.Exec(bench.Input(m, tc.batch, tc.size))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if fmt.Sprint(bands) != fmt.Sprint(tc.bands) {
-				t.Errorf("bands per part %v, want %v", bands, tc.bands)
-			}
-			n := len(tc.layers)
-			for i, l := range append(tc.layers, "input gradient") {
-				got, want := out[i], out[n+i]
-				if i == n {
-					got, want = out[2*n], out[2*n+1]
-				}
-				if !got.Shape().Equal(want.Shape()) {
-					t.Errorf("%s: %s in bands, %s whole", l, got.Shape(), want.Shape())
-					continue
-				}
-				if d := pyref.RelErr(tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want)); d > 1e-5 {
-					t.Errorf("%s: relative difference %g", l, d)
-				}
-			}
+			bandcheck.Compare(t, bandcheck.NewProbe(m, m.bands), bench.Input(m, tc.batch, tc.size), tc.cores, tc.bands, nil, tc.layers...)
 		})
 	}
 }
@@ -137,7 +84,7 @@ func TestBandRows(t *testing.T) {
 	}
 }
 
-// TestBandRowsEnvVar checks that a BandRowsEnvVar value that is not a whole
+// TestBandRowsEnvVar checks that a cnn.BandRowsEnvVar value that is not a whole
 // number ≥ 1 is an error that names the variable and what it wants, not a
 // panic.
 func TestBandRowsEnvVar(t *testing.T) {
@@ -148,10 +95,10 @@ func TestBandRowsEnvVar(t *testing.T) {
 	}
 	for _, v := range []string{"0", "-3", "many", "32 rows"} {
 		t.Run(v, func(t *testing.T) {
-			t.Setenv(BandRowsEnvVar, v)
+			t.Setenv(cnn.BandRowsEnvVar, v)
 			_, err := cnn.Activations(b, m, bench.Input(m, 1, 32), "layer1")
-			if err == nil || !strings.Contains(err.Error(), BandRowsEnvVar) || !strings.Contains(err.Error(), "whole number") {
-				t.Errorf("%s=%q: error %v, want one naming the variable and a whole number", BandRowsEnvVar, v, err)
+			if err == nil || !strings.Contains(err.Error(), cnn.BandRowsEnvVar) || !strings.Contains(err.Error(), "whole number") {
+				t.Errorf("%s=%q: error %v, want one naming the variable and a whole number", cnn.BandRowsEnvVar, v, err)
 			}
 		})
 	}

@@ -13,9 +13,7 @@ package torchvision
 
 import (
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
@@ -233,22 +231,11 @@ func (m *Model) Build(x *Node, layers ...string) []*Node {
 }
 
 // bands returns how many horizontal bands Build builds each image of x in
-// (see [nn.Bands]): one per core that [cnn.Build] gives it, as long as each
-// band has at least bandRows rows of the input. The environment variable
-// LAYERVIS_BAND_ROWS sets that least number of rows instead (see
-// [BandRowsEnvVar]).
+// (see [nn.Bands] and [cnn.Bands]): one per core that [cnn.Build] gives it,
+// as long as each band has at least bandRows rows of the input.
 func (m *Model) bands(x *Node) int {
-	cores := cnn.PartCores(x.Graph())
-	rows := bandRows(m.arch.family == "resnet" && !m.arch.bottle, cores)
-	if s := strings.TrimSpace(os.Getenv(BandRowsEnvVar)); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			exceptions.Panicf("%s=%q: want a whole number ≥ 1, the least input rows per band (unset, %s bands from %d rows on %d cores)",
-				BandRowsEnvVar, s, m.Name(), rows, cores)
-		}
-		rows = n
-	}
-	return min(cores, x.Shape().Dim(2)/rows)
+	basic := m.arch.family == "resnet" && !m.arch.bottle
+	return cnn.Bands(x, m.Name(), func(cores int) int { return bandRows(basic, cores) })
 }
 
 // bandRows returns the least input rows of a band on the given cores, for
@@ -290,15 +277,6 @@ func bandRows(basic bool, cores int) int {
 	}
 	return max(16, min(64, 128/max(cores, 1)))
 }
-
-// BandRowsEnvVar names the environment variable that sets the least input
-// rows of a band (a whole number ≥ 1) when Build splits an image into
-// bands, one per core: for measuring other splits than the defaults
-// (bandRows: on 2 cores 64 rows, 112 for ResNet-18/34, fewer on more
-// cores; see scripts/gpu-check.sh). Unset or empty: the defaults.
-// Build panics, as graph-building functions do, on any other value, which
-// cnn.Activations and the other entry points return as an error.
-const BandRowsEnvVar = "LAYERVIS_BAND_ROWS"
 
 // forward holds the state of one Build.
 type forward struct {

@@ -1,0 +1,91 @@
+package tfjs
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/layervis/layervis/layervis/backend"
+	"github.com/layervis/layervis/layervis/cnn"
+	"github.com/layervis/layervis/layervis/internal/bandcheck"
+	"github.com/layervis/layervis/layervis/nn"
+)
+
+// TestDemoBands checks the demo model (MobileNetV3: depthwise and strided
+// convolutions, squeeze-excite means over the rows, hard swish) built in
+// bands against the model built whole.
+func TestDemoBands(t *testing.T) {
+	m := requireDemo(t)
+	for _, tc := range []struct {
+		cores, size, batch int
+		bands              []int
+		rows               string
+	}{
+		{2, 256, 1, []int{2}, ""},
+		{4, 96, 2, []int{2, 2}, "32"},
+		{3, 160, 1, []int{3}, "48"}, // 53, 53 and 54 rows: odd rows at every stride
+		{2, 224, 1, []int{1}, ""},   // fewer than 128 rows per band
+	} {
+		t.Run(fmt.Sprintf("%dcores/%d²×%d", tc.cores, tc.size, tc.batch), func(t *testing.T) {
+			if tc.rows != "" {
+				t.Setenv(cnn.BandRowsEnvVar, tc.rows)
+			}
+			x := demoBatch(t, m, tc.size, []string{"dog.jpg", "cat.jpg"}[:tc.batch]...)
+			bandcheck.Compare(t, probe(m), x, tc.cores, tc.bands, nil, "tower_0/MobilenetV3/expanded_conv_2/add", demoPenalty, demoTarget)
+		})
+	}
+}
+
+// TestOpsBands checks every supported op built in bands (odd splits,
+// batches of 1 and 2, strided windows, pads, reductions along the rows and
+// the ops that take their input whole) against the model built whole.
+func TestOpsBands(t *testing.T) {
+	path, layers := opsModel(t, rand.New(rand.NewPCG(1, 2)))
+	m, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(cnn.BandRowsEnvVar, "2")
+
+	// Which ops run in bands (at least 2: a window op gives none to a band
+	// none of whose rows it writes): all but these, which take their input
+	// whole (resizes, average pools, AddN, matrix products, shapes), reduce
+	// along the rows (means, maxima), or follow such an op.
+	whole := []string{"up", "up_half", "up_align", "up_legacy", "up_nn", "up_nn_half", "avgpool", "addn",
+		"se_mean", "se_sig", "gap", "matmul", "matmul_t", "fmatmul", "softmax", "max", "reshape", "transpose",
+		"gap4", "squeeze", "expand", "identity"}
+	g := NewGraph(backend.MustGet(), "bands")
+	defer g.Finalize()
+	model.SetStore(g, m.Store())
+	b := m.newBuilder(Parameter(g, "x", shapes.Make(dtypes.Float32, 1, 3, 8, 8)), 3)
+	for _, l := range layers {
+		bs := b.bandsOf(m.g.index[l])
+		if want := !slices.Contains(whole, l); (bs != nil) != want || want && len(bs) < 2 {
+			t.Errorf("%s (%s): %d bands, want them %v", l, m.g.nodes[m.g.index[l]].op, len(bs), want)
+		}
+	}
+	for _, tc := range []struct {
+		cores, batch int
+		bands        []int
+	}{{3, 1, []int{3}}, {4, 2, []int{4}}} { // not separable (matmul, reshape): one part
+		t.Run(fmt.Sprintf("%dcores/×%d", tc.cores, tc.batch), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(3, 4))
+			x := make([]float32, tc.batch*8*8*3)
+			for i := range x {
+				x[i] = rng.Float32()*2 - 1
+			}
+			bandcheck.Compare(t, probe(m), nhwcToNCHW(x, tc.batch, 8, 8, 3), tc.cores, tc.bands, []string{"rsqrt"}, layers...)
+		})
+	}
+}
+
+// probe returns a bandcheck.Probe of m.
+func probe(m *Model) *bandcheck.Probe {
+	return bandcheck.NewProbe(m, func(x *Node) int { return m.bandCount(x, nn.FormFor(x.Graph().Backend())) })
+}
