@@ -99,6 +99,12 @@ func Bands(x *Node, model string, rows func(cores int) int) int {
 	return max(1, min(cores, x.Shape().Dim(2)/least))
 }
 
+// BandRows returns the least input rows of a band on the given cores for
+// models without a rule of their own: 64 on 1 or 2 cores, 128/cores on more,
+// down to 16 (layervis/torchvision's rule for ResNet-50 and VGG, which
+// layervis/onnx takes for the torchvision networks it mostly loads).
+func BandRows(cores int) int { return max(16, min(64, 128/max(cores, 1))) }
+
 // BandRowsEnvVar names the environment variable that sets the least input
 // rows of a band (a whole number ≥ 1) where a model splits an image into
 // bands, one per core (see [Bands]): for measuring other splits than the

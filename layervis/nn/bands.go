@@ -24,18 +24,30 @@ import (
 type Bands []*Node
 
 // SplitRows returns x [B,H,W,C] as n bands (at most H) of nearly equal
-// height, the taller ones last.
+// height, the taller ones last: of [SplitHeights](H, n) rows.
 func SplitRows(x *Node, n int) Bands {
-	h := x.Shape().Dim(1)
-	n = max(1, min(n, h))
-	if n == 1 {
+	hs := SplitHeights(x.Shape().Dim(1), n)
+	if len(hs) == 1 {
 		return Bands{x}
 	}
-	b := make(Bands, n)
-	for i := range n {
-		b[i] = Slice(x, AxisRange(), AxisRange(i*h/n, (i+1)*h/n))
+	b := make(Bands, len(hs))
+	start := 0
+	for i, h := range hs {
+		b[i] = Slice(x, AxisRange(), AxisRange(start, start+h))
+		start += h
 	}
 	return b
+}
+
+// SplitHeights returns the heights of the bands SplitRows splits h rows
+// into for n bands.
+func SplitHeights(h, n int) []int {
+	n = max(1, min(n, h))
+	hs := make([]int, n)
+	for i := range n {
+		hs[i] = (i+1)*h/n - i*h/n
+	}
+	return hs
 }
 
 // Join returns the activation whole: the bands concatenated.
@@ -102,7 +114,7 @@ func (c Conv2D) ApplyBands(form Form, x Bands, w, b *Node) Bands {
 // each band reads would compute the gradient of the band with those rows
 // and cut it apart, in copies the pure-Go backend makes element by element.
 func (c Conv2D) bandsInputGrad(x, v Bands, w *Node, k, dil [2]int) Bands {
-	span, o := (k[0]-1)*dil[0], v.height()
+	span, o := (k[0]-1)*dil[0], v.Height()
 	xStarts, vStarts := x.starts(), v.starts()
 	g := v[0].Graph()
 	g.AttachState(kernelsKey{}, map[*Node]*Node{})
@@ -174,7 +186,7 @@ func (p Pool2D) MaxBands(form Form, x Bands) Bands {
 	if len(x) == 1 {
 		return Bands{p.Max(form, x[0])}
 	}
-	k, s, pad := p.norm(x.height(), x[0].Shape().Dim(2))
+	k, s, pad := p.norm(x.Height(), x[0].Shape().Dim(2))
 	return x.window(k[0], s[0], 1, pad[0], func(seg *Node, rows [2]int, _ int) *Node {
 		if e := (s[0] - seg.Shape().Dim(1)%s[0]) % s[0]; form == Im2col && e > 0 && rows[1] == 0 {
 			// Fewer than s rows past the last window change nothing, and a
@@ -196,8 +208,8 @@ func (b Bands) starts() []int {
 	return s
 }
 
-// height returns the number of rows of the whole activation.
-func (b Bands) height() int { return b.starts()[len(b)] }
+// Height returns the number of rows of the whole activation.
+func (b Bands) Height() int { return b.starts()[len(b)] }
 
 // window returns the bands of the result of a window op over b's rows:
 // k taps (dilation d) at stride s, padded by pad at the top and bottom.
@@ -212,7 +224,7 @@ func (b Bands) window(k, s, d int, pad [2]int, f func(seg *Node, rows [2]int, fi
 	if len(b) == 1 {
 		return Bands{f(b[0], pad, 0)}
 	}
-	h := b.height()
+	h := b.Height()
 	o := OutSize(h, k, s, d, pad)
 	starts := b.starts()
 	// Output row r's window centre is r·s − pad + (k−1)·d/2: the first row

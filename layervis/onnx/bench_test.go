@@ -12,12 +12,14 @@ import (
 	onnxparser "github.com/gomlx/onnx-gomlx/onnx/parser"
 
 	"github.com/layervis/layervis/layervis/backend"
+	"github.com/layervis/layervis/layervis/cnn"
 	"github.com/layervis/layervis/layervis/internal/pyref"
 )
 
 // BenchmarkResNet18 times resnet18 exported by torch at 224×224, converted
 // by this package (convolutions in the backend's fastest form: im2col on the
-// pure-Go backend) and by onnx-gomlx's CallGraph (graph.Convolve), for the
+// pure-Go backend; through cnn.Build, in bands where there are several
+// cores) and by onnx-gomlx's CallGraph (graph.Convolve), for the
 // layer layer3 (forward) and its mean's gradient w.r.t. the input
 // (forward+backward). It also logs how many nodes of onnx-gomlx's graph no
 // output uses.
@@ -47,7 +49,7 @@ func BenchmarkResNet18(b *testing.B) {
 		store *model.Store
 		fn    func(scope *model.Scope, x *Node) *Node
 	}{
-		"layervis": {m.Store(), func(_ *model.Scope, x *Node) *Node { return m.Build(x, layer)[0] }},
+		"layervis": {m.Store(), func(_ *model.Scope, x *Node) *Node { return cnn.Build(m, x, layer)[0] }},
 		"onnx-gomlx": {omStore, func(s *model.Scope, x *Node) *Node {
 			return om.CallGraph(s, x.Graph(), map[string]*Node{"input": x}, layer)[0]
 		}},

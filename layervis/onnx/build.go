@@ -16,7 +16,10 @@ import (
 // (st), an initializer (vr, whose static value is read only if an op needs
 // it), or a graph node. Rank-4 graph values from convolutions and pooling are
 // kept transposed to NHWC (nhwc), the layout package nn works in; consumers
-// that need ONNX's NCHW get a transposed node, made once and cached.
+// that need ONNX's NCHW get a transposed node, made once and cached. Where
+// the builder splits images into bands (see builder.bands), such values are
+// held as NHWC bands instead, node their join, made for the first consumer
+// that takes the value whole.
 type value struct {
 	st     *static
 	vr     *model.Variable
@@ -24,23 +27,51 @@ type value struct {
 	node   *Node  // in NHWC if nhwc, else in ONNX's layout
 	nhwc   bool
 	lazy   func() *Node // builds node on first use (outputs of Split)
+	bands  nn.Bands     // the value in NHWC bands, or nil
 
 	logical, physical *Node // cached NCHW / NHWC forms
 }
 
 // builder converts the nodes needed for some outputs, each at most once.
 type builder struct {
-	m    *Model
-	g    *Graph
-	form nn.Form
-	vals map[string]*value
+	m     *Model
+	g     *Graph
+	form  nn.Form
+	vals  map[string]*value
+	input *value
+	// split is how many bands the images are built in (1: whole).
+	split int
 }
 
-func newBuilder(m *Model, x *Node) *builder {
-	b := &builder{m: m, g: x.Graph(), form: nn.FormFor(x.Graph().Backend()), vals: map[string]*value{}}
-	b.vals[m.input] = &value{node: x}
+// newBuilder returns a builder of the network on the NCHW input x, which
+// splits images into the given number of bands.
+func newBuilder(m *Model, x *Node, bands int) *builder {
+	b := &builder{m: m, g: x.Graph(), form: nn.FormFor(x.Graph().Backend()), vals: map[string]*value{},
+		input: &value{node: x}, split: bands}
+	b.vals[m.input] = b.input
 	return b
 }
+
+// bands returns v in horizontal bands (see [nn.Bands]), or nil where it is
+// not held so. A model splits each image into bands where there are more
+// cores than images (see [cnn.Bands]): the network input, and then the
+// outputs of the ops that take their input in bands (per-pixel ops,
+// convolutions, max-pools, batch norms, channel concatenations); global
+// pools join the bands' sums or maxima, and any other op takes its input
+// whole, its bands joined. The input's bands are made here, for an op that
+// will use them, so that no unused node enters the graph.
+func (b *builder) bands(v *value) nn.Bands {
+	if v == b.input && v.bands == nil && b.split > 1 {
+		v.bands = nn.SplitRows(b.nhwcNode(v), b.split)
+	}
+	return v.bands
+}
+
+// banded reports whether v is held in bands or would be ([builder.bands]).
+func (b *builder) banded(v *value) bool { return v.bands != nil || v == b.input && b.split > 1 }
+
+// inBands returns a value held in the NHWC bands bs.
+func inBands(bs nn.Bands) []*value { return []*value{{bands: bs, nhwc: true}} }
 
 // outputs builds the named tensors, in ONNX's layout.
 func (b *builder) outputs(names []string) []*Node {
@@ -120,6 +151,8 @@ func (b *builder) convert(n *protos.NodeProto) []*value {
 func (b *builder) raw(v *value) *Node {
 	if v.node == nil {
 		switch {
+		case v.bands != nil:
+			v.node = v.bands.Join()
 		case v.lazy != nil:
 			v.node, v.lazy = v.lazy(), nil
 		case v.vr != nil:
@@ -196,6 +229,9 @@ func (b *builder) dims(v *value) []int {
 		return v.st.dims
 	case v.vr != nil && v.node == nil:
 		return v.vr.Shape().Dimensions
+	case v.bands != nil && v.node == nil:
+		d := v.bands[0].Shape().Dimensions
+		return []int{d[0], d[3], v.bands.Height(), d[2]}
 	}
 	d := b.raw(v).Shape().Dimensions
 	if v.nhwc {
@@ -230,20 +266,58 @@ func constant(s *static) []*value {
 	return []*value{{st: s}}
 }
 
-// elementwise applies f to v in v's own layout.
+// elementwise applies f to v in v's own layout (band by band where v is in
+// bands).
 func (b *builder) elementwise(v *value, f func(*Node) *Node) []*value {
+	if b.banded(v) {
+		return inBands(b.bands(v).Map(f))
+	}
 	n := b.raw(v)
 	return []*value{{node: f(n), nhwc: v.nhwc}}
 }
 
 // binary applies f with ONNX (numpy) broadcasting; if a rank-4 operand is in
-// NHWC, so is the result, and the other operands are brought to NHWC.
+// NHWC, so is the result, and the other operands are brought to NHWC. Where
+// an operand is in bands, so is the result: the other is in bands alike, or
+// broadcasts along the rows.
 func (b *builder) binary(x, y *value, f func(a, b *Node) *Node) *value {
 	r := max(len(b.dims(x)), len(b.dims(y)))
-	if r == 4 && (x.nhwc || y.nhwc) {
+	if r == 4 && (b.banded(x) || b.banded(y)) {
+		switch {
+		case b.banded(x) && b.banded(y):
+			if slices.Equal(b.rows(x), b.rows(y)) {
+				return inBands(nn.Zip(b.bands(x), b.bands(y), f))[0]
+			}
+		case b.banded(x) && rowless(b.dims(y)):
+			yn := b.broadcastNHWC(y)
+			return inBands(b.bands(x).Map(func(x *Node) *Node { return f(x, yn) }))[0]
+		case b.banded(y) && rowless(b.dims(x)):
+			xn := b.broadcastNHWC(x)
+			return inBands(b.bands(y).Map(func(y *Node) *Node { return f(xn, y) }))[0]
+		}
+	}
+	if r == 4 && (x.nhwc || y.nhwc || b.banded(x) || b.banded(y)) {
 		return &value{node: f(b.broadcastNHWC(x), b.broadcastNHWC(y)), nhwc: true}
 	}
 	return &value{node: f(b.expandRank(x, r), b.expandRank(y, r))}
+}
+
+// rowless reports whether a value of ONNX dims d broadcasts along the rows
+// of an NCHW activation: its axis aligned with them (the second to last),
+// if any, is 1.
+func rowless(d []int) bool { return len(d) < 2 || d[len(d)-2] == 1 }
+
+// rows returns the rows of each band of v, held or would-be
+// ([builder.banded]), without making the bands.
+func (b *builder) rows(v *value) []int {
+	var r []int
+	if v.bands != nil {
+		for _, x := range v.bands {
+			r = append(r, x.Shape().Dim(1))
+		}
+		return r
+	}
+	return nn.SplitHeights(b.dims(v)[2], b.split)
 }
 
 // expandRank returns v in ONNX's layout with 1s prepended up to rank r.

@@ -490,7 +490,7 @@ func TestUncomputedOutputs(t *testing.T) {
 	defer gr.Finalize()
 	model.SetStore(gr, m.Store())
 	x := Parameter(gr, "x", shapes.Make(dtypes.Float32, 1, 3, 8, 8))
-	err = exceptions.TryCatch[error](func() { newBuilder(m, x).outputs([]string{indices}) })
+	err = exceptions.TryCatch[error](func() { newBuilder(m, x, 1).outputs([]string{indices}) })
 	if err == nil || !strings.Contains(err.Error(), "is not supported") {
 		t.Errorf("building the indices: %v, want a not-supported error", err)
 	}

@@ -433,6 +433,9 @@ func opConv(c *call) []*value {
 	if c.has(2) {
 		b = c.b.node(c.in(2))
 	}
+	if c.b.banded(x) {
+		return inBands(conv.ApplyBands(c.b.form, c.b.bands(x), w, b))
+	}
 	return phys(conv.ApplyBias(c.b.form, c.b.nhwcNode(x), w, b))
 }
 
@@ -448,6 +451,9 @@ func (c *call) pool() (x *value, p nn.Pool2D) {
 
 func opMaxPool(c *call) []*value {
 	x, p := c.pool()
+	if c.b.banded(x) {
+		return inBands(p.MaxBands(c.b.form, c.b.bands(x)))
+	}
 	return phys(p.Max(c.b.form, c.b.nhwcNode(x)))
 }
 
@@ -461,9 +467,28 @@ func opGlobalPool(isMax bool) opFunc {
 	return func(c *call) []*value {
 		x := c.in(0)
 		d := c.spatial(x)
-		n := c.b.nhwcNode(x)
 		var y *Node
-		if isMax {
+		if xs := c.b.bands(x); xs != nil {
+			// The bands' maxima or sums, joined.
+			for _, x := range xs {
+				reduce := ReduceSum
+				if isMax {
+					reduce = ReduceMax
+				}
+				p := reduce(x, 1, 2)
+				switch {
+				case y == nil:
+					y = p
+				case isMax:
+					y = Max(y, p)
+				default:
+					y = Add(y, p)
+				}
+			}
+			if !isMax {
+				y = MulScalar(y, 1/float64(d[2]*d[3]))
+			}
+		} else if n := c.b.nhwcNode(x); isMax {
 			y = ReduceMax(n, 1, 2)
 		} else {
 			y = nn.GlobalAvg(n)
@@ -489,6 +514,8 @@ func opBatchNorm(c *call) []*value {
 	g := c.b.g
 	sc, sh := Const(g, scale), Const(g, shift)
 	switch r := len(c.b.dims(x)); {
+	case r == 4 && c.b.banded(x):
+		return inBands(c.b.bands(x).Map(func(x *Node) *Node { return nn.Affine(x, sc, sh) }))
 	case r == 4:
 		return phys(nn.Affine(c.b.nhwcNode(x), sc, sh))
 	case r == 2:
@@ -596,12 +623,15 @@ func opReduce(f func(x *Node, axes ...int) *Node) opFunc {
 			axes[i] = normAxis(a, rank)
 		}
 		keep := c.intAttr("keepdims", 1) != 0
-		n, nhwc := c.b.node(x), false
-		if x.nhwc {
-			n, nhwc = c.b.nhwcNode(x), true
+		var n *Node
+		nhwc := x.nhwc
+		if nhwc {
+			n = c.b.nhwcNode(x)
 			for i, a := range axes {
 				axes[i] = nhwcAxis[a]
 			}
+		} else {
+			n = c.b.node(x)
 		}
 		d := n.Shape().Dimensions
 		y := f(n, axes...)
@@ -824,6 +854,20 @@ func opConcat(c *call) []*value {
 	}
 	r := len(c.b.dims(vals[0]))
 	axis := normAxis(int(a.GetI()), r)
+	if r == 4 && axis == 1 && len(vals) > 1 && !slices.ContainsFunc(vals, func(v *value) bool {
+		return !c.b.banded(v) || !slices.Equal(c.b.rows(v), c.b.rows(vals[0]))
+	}) {
+		// Channels of values in bands alike: band by band.
+		out := make(nn.Bands, len(c.b.rows(vals[0])))
+		for i := range out {
+			parts := make([]*Node, len(vals))
+			for k, v := range vals {
+				parts[k] = c.b.bands(v)[i]
+			}
+			out[i] = Concatenate(parts, 3)
+		}
+		return inBands(out)
+	}
 	nhwc := false
 	if r == 4 {
 		for _, v := range vals {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/cnn"
+	"github.com/layervis/layervis/layervis/internal/bandcheck"
 	"github.com/layervis/layervis/layervis/internal/pyref"
 	"github.com/layervis/layervis/layervis/npy"
 )
@@ -121,7 +122,8 @@ func relErr(t *testing.T, what string, got, want *tensors.Tensor) float64 {
 
 // TestTorchExports loads torch.onnx.export files of random-weight
 // torchvision models (and of the "ops" network) and compares activations at
-// several nodes and the input gradient of one node's mean with PyTorch's.
+// several nodes and the input gradient of one node's mean with PyTorch's,
+// and the model built in bands with the model built whole.
 func TestTorchExports(t *testing.T) {
 	dir := exports(t)
 	b := backend.MustGet()
@@ -186,6 +188,19 @@ func TestTorchExports(t *testing.T) {
 			if e > tol {
 				t.Errorf("gradient of mean(%s): relative error %.3g > %g", man.Grad.Layer, e, tol)
 			}
+
+			// Built in bands of 16 rows or more on 4 cores (4 bands of the
+			// torchvision models' 64² inputs), as built whole.
+			t.Setenv(cnn.BandRowsEnvVar, "16")
+			parts := 1
+			if m.Separable(layers...) {
+				parts = min(x.Shape().Dim(0), 4)
+			}
+			var bands []int
+			for range parts {
+				bands = append(bands, max(1, min(4/parts, x.Shape().Dim(2)/16)))
+			}
+			bandcheck.Compare(t, probe(m), x, 4, bands, nil, layers...)
 		})
 	}
 }

@@ -67,15 +67,6 @@ func (m *Model) bandCount(x *Node, form nn.Form) int {
 // whole (35 against 32).
 const bandRows = 128
 
-// height returns the rows of the whole activation held in bands xs.
-func height(xs nn.Bands) int {
-	h := 0
-	for _, x := range xs {
-		h += x.Shape().Dim(1)
-	}
-	return h
-}
-
 // binaryBands is an element-wise op f (NumPy broadcasting) on inputs in
 // bands: both split alike, or one in bands and the other without rows to
 // broadcast along (a per-channel vector, a squeeze-excite's scale, a

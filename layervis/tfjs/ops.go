@@ -323,7 +323,7 @@ func convBands(depthwise, fused bool) func(b *builder, nd *node) nn.Bands {
 		if xs == nil {
 			return nil
 		}
-		c, w := conv(b, nd, depthwise, xs[0], height(xs))
+		c, w := conv(b, nd, depthwise, xs[0], xs.Height())
 		if !fused {
 			return c.ApplyBands(b.form, xs, w, nil)
 		}
@@ -402,7 +402,7 @@ func maxPoolBands(b *builder, nd *node) nn.Bands {
 	if xs == nil {
 		return nil
 	}
-	return pool(nd, xs[0], height(xs)).MaxBands(b.form, xs)
+	return pool(nd, xs[0], xs.Height()).MaxBands(b.form, xs)
 }
 
 // pool returns node nd's pooling window over an NHWC input of h rows, of
@@ -523,7 +523,7 @@ func reduceOp(f func(x *Node, axes ...int) *Node, join func(x, y *Node) *Node, m
 					y = join(y, part(x, ax...))
 				}
 				dims := slices.Clone(xs[0].Shape().Dimensions)
-				dims[1] = height(xs)
+				dims[1] = xs.Height()
 				if mean {
 					n := 1
 					for _, a := range ax {

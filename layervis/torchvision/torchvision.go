@@ -275,7 +275,7 @@ func bandRows(basic bool, cores int) int {
 	case basic:
 		return 28
 	}
-	return max(16, min(64, 128/max(cores, 1)))
+	return cnn.BandRows(cores)
 }
 
 // forward holds the state of one Build.

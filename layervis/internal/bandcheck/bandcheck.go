@@ -47,7 +47,8 @@ func (p *Probe) Separable(layers ...string) bool {
 // cnn.Build with GOMAXPROCS cores (in bands where there are more cores than
 // images) and whole, and checks the bands of each part against bands, and
 // that the activations, and the input gradients of a loss of all the layers
-// but those in noGrad (ops without a gradient), agree to 1e-5.
+// but those in noGrad (ops without a gradient; all: no gradient), agree to
+// 1e-5.
 func Compare(t *testing.T, p *Probe, x *tensors.Tensor, cores int, bands []int, noGrad []string, layers ...string) {
 	t.Helper()
 	b := backend.MustGet()
@@ -77,6 +78,9 @@ func Compare(t *testing.T, p *Probe, x *tensors.Tensor, cores int, bands []int, 
 			}
 			return Gradient(loss, x)[0]
 		}
+		if len(noGrad) == len(layers) {
+			return append(banded, whole...)
+		}
 		return append(append(banded, whole...), grad(banded), grad(whole))
 	})
 	if err != nil {
@@ -90,7 +94,11 @@ func Compare(t *testing.T, p *Probe, x *tensors.Tensor, cores int, bands []int, 
 		t.Errorf("bands per part %v, want %v", p.Bands, bands)
 	}
 	n := len(layers)
-	for i, l := range append(slices.Clone(layers), "input gradient") {
+	names := slices.Clone(layers)
+	if len(out) > 2*n {
+		names = append(names, "input gradient")
+	}
+	for i, l := range names {
 		got, want := out[i], out[n+i]
 		if i == n {
 			got, want = out[2*n], out[2*n+1]
