@@ -119,9 +119,9 @@ for c in $cases; do
     on "${b#*=}" t 90 "$G/bench" -model "$m" -layer "$l" -size "$s" -batch "$n" -iters "$it" 2>/dev/null
   done
 done
+target=tower_0/extern1/hard_swish/mul_1 # the demo model's Mind's Eye target
 if [ -n "$XLA" ]; then
   # The demo model's Mind's Eye step shape (K=4, 128²) and the reference's (K=10, 512²).
-  target=tower_0/extern1/hard_swish/mul_1
   on "$XLA/fast" t 60 "$G/bench" -model demo -layer $target -size 128 -batch 4 -iters 50 2>/dev/null
   t 120 "$PY" "$G/torch_step.py" cuda resnet50:1:224,resnet50:32:224,resnet152:10:512
 fi
@@ -169,10 +169,18 @@ for f in ["report-demo.json", "report-reference.json"]:
         continue
     print(f, {k: r[k] for k in r if k.lower().startswith("tim")})
 PY
-echo "### 6. CPU: other bands on all cores (LAYERVIS_BAND_ROWS; the default on 16 cores is 16 rows per band, from scripts/opprof.sh -span; 64 is the 2-core default), ResNet-50 224² batch 1"
+echo "### 6. CPU: other bands on all cores (LAYERVIS_BAND_ROWS; the default on 16 cores is 16 rows per band, from scripts/opprof.sh -span; 64 is the 2-core default), ResNet-50 224² batch 1; the demo model in bands and whole"
 for r in 64 32; do
   echo "  GOMAXPROCS=$ncpu LAYERVIS_BAND_ROWS=$r"
   LAYERVIS_BAND_ROWS=$r GOMLX_BACKEND=go t 60 "$G/bench" -model $m -layer layer4 -size $s -batch 1 -iters 3 2>/dev/null
+done
+if [ $dry = 1 ]; then ds=256; else ds=512; fi
+echo "  the demo model (TF.js) at ${ds}², batch 1 and 4, in bands of at least 128 rows (the default) and whole (LAYERVIS_BAND_ROWS=100000)"
+for r in "" 100000; do
+  for n in 1 4; do
+    echo "  GOMAXPROCS=$ncpu LAYERVIS_BAND_ROWS=${r:-unset} batch $n"
+    LAYERVIS_BAND_ROWS=$r GOMLX_BACKEND=go t 60 "$G/bench" -model demo -layer $target -size $ds -batch $n -iters 3 2>/dev/null
+  done
 done
 echo "  the executor's cost per op (scripts/opprof.sh -span assumes 1.3 µs, measured on 2 cores), GOMAXPROCS=$ncpu"
 GOMLX_BACKEND=go t 60 "$G/nn.test" -test.run '^$' -test.bench BenchmarkDispatch -test.benchtime 5x 2>&1 | grep -E "^Benchmark|rc="

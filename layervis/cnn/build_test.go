@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -13,6 +15,7 @@ import (
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/bench"
 	"github.com/layervis/layervis/layervis/cnn"
+	"github.com/layervis/layervis/layervis/nn"
 	"github.com/layervis/layervis/layervis/torchvision"
 )
 
@@ -122,4 +125,63 @@ func abs(x float32) float32 {
 		return -x
 	}
 	return x
+}
+
+// bandCounter is a model whose Build records cnn.Bands with cnn.BandRows.
+type bandCounter struct {
+	cnn.Model
+	bands []int
+}
+
+func (c *bandCounter) Separable(...string) bool { return true }
+
+func (c *bandCounter) Build(x *Node, layers ...string) []*Node {
+	c.bands = append(c.bands, cnn.Bands(x, "m", cnn.BandRows))
+	return c.Model.Build(x, layers...)
+}
+
+// TestBands checks how many bands cnn.Bands gives each part of a batch:
+// one per core of the part where each has cnn.BandRows rows or the rows
+// cnn.BandRowsEnvVar sets, and one (the image whole) in a graph whose
+// ReLUs take redirected gradients.
+func TestBands(t *testing.T) {
+	m, err := torchvision.Random("resnet18", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		cores, batch, size int
+		rows               string
+		redirect           bool
+		want               []int
+	}{
+		{4, 1, 128, "", false, []int{4}},    // 32 rows on 4 cores
+		{4, 2, 128, "", false, []int{2, 2}}, // 2 cores per image: 64 rows
+		{2, 1, 96, "", false, []int{1}},     // 64 rows on 2 cores
+		{2, 1, 96, "48", false, []int{2}},
+		{4, 1, 128, "100", false, []int{1}},
+		{4, 1, 128, "", true, []int{1}},
+	} {
+		t.Run(fmt.Sprintf("%dcores/%d²×%d/rows=%s/redirect=%v", tc.cores, tc.size, tc.batch, tc.rows, tc.redirect), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tc.cores))
+			if tc.rows != "" {
+				t.Setenv(cnn.BandRowsEnvVar, tc.rows)
+			}
+			b := backend.MustGet()
+			if backend.Branches(b) < 2 {
+				t.Skip("the backend builds no branches:", backend.Describe(b))
+			}
+			g := NewGraph(b, "bands")
+			defer g.Finalize()
+			model.SetStore(g, m.Store())
+			if tc.redirect {
+				nn.RedirectReLUs(g)
+			}
+			c := &bandCounter{Model: m}
+			cnn.Build(c, Parameter(g, "x", shapes.Make(dtypes.Float32, tc.batch, 3, tc.size, tc.size)), "layer1")
+			if !slices.Equal(c.bands, tc.want) {
+				t.Errorf("bands per part %v, want %v", c.bands, tc.want)
+			}
+		})
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/layervis/layervis/layervis/backend"
+	"github.com/layervis/layervis/layervis/nn"
 )
 
 // Separable is implemented by models that can tell whether the named
@@ -79,13 +80,17 @@ func PartCores(g *Graph) int {
 	return 1
 }
 
-// Bands returns how many horizontal bands (layervis/nn's Bands) model
-// builds each image of x [B,C,H,W] in: one per core that [Build] gives its
-// part ([PartCores]), as long as each band has at least rows(cores) rows
-// of the input, or the number [BandRowsEnvVar] sets. Like a graph-building
-// function it panics on a bad value of that variable, which Activations
-// and the other entry points return as an error.
+// Bands returns how many horizontal bands ([nn.Bands]) model builds each
+// image of x [B,C,H,W] in: one per core that [Build] gives its part
+// ([PartCores]), as long as each band has at least rows(cores) rows of the
+// input, or the number [BandRowsEnvVar] sets; 1 in a graph whose ReLUs take
+// redirected gradients ([nn.Redirecting]). Like a graph-building function
+// it panics on a bad value of that variable, which Activations and the
+// other entry points return as an error.
 func Bands(x *Node, model string, rows func(cores int) int) int {
+	if nn.Redirecting(x.Graph()) {
+		return 1
+	}
 	cores := PartCores(x.Graph())
 	least := rows(cores)
 	if s := strings.TrimSpace(os.Getenv(BandRowsEnvVar)); s != "" {

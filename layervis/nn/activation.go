@@ -48,7 +48,7 @@ func activationForm(x *Node, capped, xla bool) *Node {
 		}
 		return y
 	}
-	redirected := redirecting(g)
+	redirected := Redirecting(g)
 	if xla && !redirected {
 		return selects(x)
 	}
@@ -173,7 +173,10 @@ type redirectKey struct{}
 // mark only graphs built for that purpose.
 func RedirectReLUs(g *Graph) { g.AttachState(redirectKey{}, true) }
 
-func redirecting(g *Graph) bool { return g.State(redirectKey{}) != nil }
+// Redirecting reports whether g is marked by [RedirectReLUs]. Such a
+// graph is built whole, not in [Bands]: the redirected gradient is decided
+// per image, and each band's ReLUs would decide it for the band.
+func Redirecting(g *Graph) bool { return g.State(redirectKey{}) != nil }
 
 // redirect returns XLA's form of the redirected gradient (see
 // RedirectReLUs) of y, a ReLU's (capped: ReLU6's) output, given v = dL/dy
