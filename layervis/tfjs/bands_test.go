@@ -85,6 +85,55 @@ func TestOpsBands(t *testing.T) {
 	}
 }
 
+// TestChainBands checks a chain of ops in bands whose splits change on the
+// way (a pad that makes the first and last bands taller, a VALID strided
+// convolution after it, a depthwise convolution, a concatenation along the
+// channels and a residual add of two banded values) against the chain
+// built whole, on 2 and 3 cores.
+func TestChainBands(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	r := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = rng.Float32()*2 - 1
+		}
+		return v
+	}
+	var s synth
+	s.placeholder("x", 1, 15, 9, 3)
+	s.constI("pads", []int{4, 2}, 0, 0, 2, 1, 1, 1, 0, 0)
+	s.node("pad", "Pad", []string{"x", "pads"}, nil)
+	s.constF("w1", "float32", []int{3, 3, 3, 4}, r(108))
+	s.constF("b1", "float32", []int{4}, r(4))
+	s.node("c1", "_FusedConv2D", []string{"pad", "w1", "b1"}, convAttr(2, "VALID", "BiasAdd", "Relu6"))
+	s.constF("wd", "float32", []int{5, 5, 4, 1}, r(100))
+	s.constF("bd", "float32", []int{4}, r(4))
+	s.node("d1", "FusedDepthwiseConv2dNative", []string{"c1", "wd", "bd"}, convAttr(1, "SAME", "BiasAdd", "Relu"))
+	s.constI("axis3", nil, 3)
+	s.node("cat", "ConcatV2", []string{"c1", "d1", "axis3"}, map[string]any{"N": aI(2)})
+	s.constF("w2", "float32", []int{1, 1, 8, 4}, r(32))
+	s.node("c2", "Conv2D", []string{"cat", "w2"}, convAttr(1, "VALID"))
+	s.node("res", "AddV2", []string{"c2", "c1"}, nil)
+	m, err := Load(s.write(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(cnn.BandRowsEnvVar, "4")
+	x := nhwcToNCHW(r(15*9*3), 1, 15, 9, 3)
+	for _, cores := range []int{2, 3} {
+		t.Run(fmt.Sprintf("%dcores", cores), func(t *testing.T) {
+			g := NewGraph(backend.MustGet(), "bands")
+			defer g.Finalize()
+			model.SetStore(g, m.Store())
+			b := m.newBuilder(Parameter(g, "x", shapes.Make(dtypes.Float32, 1, 3, 15, 9)), cores)
+			if bs := b.bandsOf(m.g.index["res"]); len(bs) != cores {
+				t.Errorf("res in %d bands, want %d", len(bs), cores)
+			}
+			bandcheck.Compare(t, probe(m), x, cores, []int{cores}, nil, "pad", "c1", "d1", "cat", "res")
+		})
+	}
+}
+
 // probe returns a bandcheck.Probe of m.
 func probe(m *Model) *bandcheck.Probe {
 	return bandcheck.NewProbe(m, func(x *Node) int { return m.bandCount(x, nn.FormFor(x.Graph().Backend())) })
