@@ -14,8 +14,8 @@ import (
 // The pure-Go backend runs every op but a matrix product on one core, and
 // runs independent ops side by side: a network built band by band keeps
 // the cores busy on a single image, as cnn.Build's parts do on a batch
-// (layervis/torchvision and layervis/tfjs build their models so;
-// cnn.Bands says how many bands).
+// (layervis/torchvision, layervis/onnx and layervis/tfjs build their
+// models so; cnn.Bands says how many bands).
 //
 // Per-pixel ops map over the bands ([Bands.Map], [Zip]); window ops
 // ([Conv2D.ApplyBands], [Pool2D.MaxBands]) read the rows their bands' windows
