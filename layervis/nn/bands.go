@@ -202,10 +202,44 @@ func (p Pool2D) MaxBands(form Form, x Bands) Bands {
 // starts returns the bands' first rows, then the number of rows.
 func (b Bands) starts() []int {
 	s := make([]int, len(b)+1)
-	for i, x := range b {
-		s[i+1] = s[i] + x.Shape().Dim(1)
+	for i, h := range b.Heights() {
+		s[i+1] = s[i] + h
 	}
 	return s
+}
+
+// Heights returns the rows of each band.
+func (b Bands) Heights() []int {
+	hs := make([]int, len(b))
+	for i, x := range b {
+		hs[i] = x.Shape().Dim(1)
+	}
+	return hs
+}
+
+// Reduce returns f over the given axes, the rows (1) among them, of the
+// whole activation: f of each band, the bands' results joined by join (Add
+// for a sum, Max or Min for a maximum or minimum).
+func (b Bands) Reduce(f func(x *Node, axes ...int) *Node, join func(x, y *Node) *Node, axes ...int) *Node {
+	y := f(b[0], axes...)
+	for _, x := range b[1:] {
+		y = join(y, f(x, axes...))
+	}
+	return y
+}
+
+// Concat returns the bands of parts, split alike, concatenated along axis
+// (not the rows) band by band.
+func Concat(axis int, parts ...Bands) Bands {
+	out := make(Bands, len(parts[0]))
+	for i := range out {
+		ps := make([]*Node, len(parts))
+		for k, p := range parts {
+			ps[k] = p[i]
+		}
+		out[i] = Concatenate(ps, axis)
+	}
+	return out
 }
 
 // Height returns the number of rows of the whole activation.

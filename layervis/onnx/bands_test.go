@@ -12,17 +12,11 @@ import (
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/cnn"
 	"github.com/layervis/layervis/layervis/internal/bandcheck"
-	"github.com/layervis/layervis/layervis/nn"
 )
 
 // probe returns a bandcheck.Probe of m.
 func probe(m *Model) *bandcheck.Probe {
-	return bandcheck.NewProbe(m, func(x *Node) int {
-		if nn.FormFor(x.Graph().Backend()) != nn.Im2col {
-			return 1
-		}
-		return cnn.Bands(x, m.name, cnn.BandRows)
-	})
+	return bandcheck.NewProbe(m, m.bandCount)
 }
 
 // wholeCases are the op cases whose output is not held in bands where the

@@ -296,7 +296,7 @@ func (b *builder) binary(x, y *value, f func(a, b *Node) *Node) *value {
 			return inBands(b.bands(y).Map(func(y *Node) *Node { return f(xn, y) }))[0]
 		}
 	}
-	if r == 4 && (x.nhwc || y.nhwc || b.banded(x) || b.banded(y)) {
+	if r == 4 && (x.nhwc || y.nhwc) {
 		return &value{node: f(b.broadcastNHWC(x), b.broadcastNHWC(y)), nhwc: true}
 	}
 	return &value{node: f(b.expandRank(x, r), b.expandRank(y, r))}
@@ -310,12 +310,8 @@ func rowless(d []int) bool { return len(d) < 2 || d[len(d)-2] == 1 }
 // rows returns the rows of each band of v, held or would-be
 // ([builder.banded]), without making the bands.
 func (b *builder) rows(v *value) []int {
-	var r []int
 	if v.bands != nil {
-		for _, x := range v.bands {
-			r = append(r, x.Shape().Dim(1))
-		}
-		return r
+		return v.bands.Heights()
 	}
 	return nn.SplitHeights(b.dims(v)[2], b.split)
 }

@@ -725,9 +725,15 @@ func (m *Model) Build(x *Node, layers ...string) []*Node {
 		}
 		targets[i] = t
 	}
-	bands := 1
-	if nn.FormFor(x.Graph().Backend()) == nn.Im2col {
-		bands = cnn.Bands(x, m.name, cnn.BandRows)
+	return newBuilder(m, x, m.bandCount(x)).outputs(targets)
+}
+
+// bandCount returns how many bands Build converts each image of the NCHW
+// input x in, in the pure-Go backend's form (cnn.Bands): bands of at least
+// cnn.BandRows input rows.
+func (m *Model) bandCount(x *Node) int {
+	if nn.FormFor(x.Graph().Backend()) != nn.Im2col {
+		return 1
 	}
-	return newBuilder(m, x, bands).outputs(targets)
+	return cnn.Bands(x, m.name, cnn.BandRows)
 }

@@ -470,23 +470,10 @@ func opGlobalPool(isMax bool) opFunc {
 		var y *Node
 		if xs := c.b.bands(x); xs != nil {
 			// The bands' maxima or sums, joined.
-			for _, x := range xs {
-				reduce := ReduceSum
-				if isMax {
-					reduce = ReduceMax
-				}
-				p := reduce(x, 1, 2)
-				switch {
-				case y == nil:
-					y = p
-				case isMax:
-					y = Max(y, p)
-				default:
-					y = Add(y, p)
-				}
-			}
-			if !isMax {
-				y = MulScalar(y, 1/float64(d[2]*d[3]))
+			if isMax {
+				y = xs.Reduce(ReduceMax, Max, 1, 2)
+			} else {
+				y = MulScalar(xs.Reduce(ReduceSum, Add, 1, 2), 1/float64(d[2]*d[3]))
 			}
 		} else if n := c.b.nhwcNode(x); isMax {
 			y = ReduceMax(n, 1, 2)
@@ -858,15 +845,11 @@ func opConcat(c *call) []*value {
 		return !c.b.banded(v) || !slices.Equal(c.b.rows(v), c.b.rows(vals[0]))
 	}) {
 		// Channels of values in bands alike: band by band.
-		out := make(nn.Bands, len(c.b.rows(vals[0])))
-		for i := range out {
-			parts := make([]*Node, len(vals))
-			for k, v := range vals {
-				parts[k] = c.b.bands(v)[i]
-			}
-			out[i] = Concatenate(parts, 3)
+		parts := make([]nn.Bands, len(vals))
+		for k, v := range vals {
+			parts[k] = c.b.bands(v)
 		}
-		return inBands(out)
+		return inBands(nn.Concat(3, parts...))
 	}
 	nhwc := false
 	if r == 4 {

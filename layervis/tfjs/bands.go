@@ -1,6 +1,8 @@
 package tfjs
 
 import (
+	"slices"
+
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX style.
 
 	"github.com/layervis/layervis/layervis/cnn"
@@ -45,8 +47,8 @@ func (b *builder) inBands(nd *node, k int) nn.Bands { return b.bandsOf(nd.inputs
 // bandCount returns how many bands Build builds each image of the NCHW
 // input x in, in the pure-Go backend's form (cnn.Bands): bands of at least
 // bandRows input rows.
-func (m *Model) bandCount(x *Node, form nn.Form) int {
-	if form != nn.Im2col {
+func (m *Model) bandCount(x *Node) int {
+	if nn.FormFor(x.Graph().Backend()) != nn.Im2col {
 		return 1
 	}
 	return cnn.Bands(x, m.name, func(int) int { return bandRows })
@@ -98,17 +100,9 @@ func binaryBands(f func(x, y *Node) *Node) func(b *builder, nd *node) nn.Bands {
 // 1 on the axis aligned with the rows.
 func rowless(x *Node) bool { r := x.Rank(); return r < 3 || r <= 4 && x.Shape().Dim(r-3) == 1 }
 
-// alike reports whether bands xs and ys have the same rows.
+// alike reports whether bands xs and ys have the same rank and rows.
 func alike(xs, ys nn.Bands) bool {
-	if len(xs) != len(ys) {
-		return false
-	}
-	for i := range xs {
-		if xs[i].Rank() != ys[i].Rank() || xs[i].Shape().Dim(1) != ys[i].Shape().Dim(1) {
-			return false
-		}
-	}
-	return true
+	return xs[0].Rank() == ys[0].Rank() && slices.Equal(xs.Heights(), ys.Heights())
 }
 
 // concatBands is ConcatV2 on inputs in bands, split alike, along an axis
@@ -126,18 +120,7 @@ func concatBands(b *builder, nd *node) nn.Bands {
 		return nil
 	}
 	if a := axis(nd, int(ax[0]), xs[0][0].Rank()); a > 1 {
-		out := make(nn.Bands, len(xs[0]))
-		for i := range out {
-			parts := make([]*Node, n)
-			for k := range n {
-				parts[k] = xs[k][i]
-			}
-			out[i] = parts[0]
-			if n > 1 {
-				out[i] = Concatenate(parts, a)
-			}
-		}
-		return out
+		return nn.Concat(a, xs...)
 	}
 	return nil
 }

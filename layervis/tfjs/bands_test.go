@@ -14,7 +14,6 @@ import (
 	"github.com/layervis/layervis/layervis/backend"
 	"github.com/layervis/layervis/layervis/cnn"
 	"github.com/layervis/layervis/layervis/internal/bandcheck"
-	"github.com/layervis/layervis/layervis/nn"
 )
 
 // TestDemoBands checks the demo model (MobileNetV3: depthwise and strided
@@ -136,5 +135,5 @@ func TestChainBands(t *testing.T) {
 
 // probe returns a bandcheck.Probe of m.
 func probe(m *Model) *bandcheck.Probe {
-	return bandcheck.NewProbe(m, func(x *Node) int { return m.bandCount(x, nn.FormFor(x.Graph().Backend())) })
+	return bandcheck.NewProbe(m, m.bandCount)
 }

@@ -493,7 +493,7 @@ func batchNorm(b *builder, nd *node) (scale, shift *Node) {
 // sums, then scaled); one reduced along other axes, not the batch, stays in
 // bands.
 func reduceOp(f func(x *Node, axes ...int) *Node, join func(x, y *Node) *Node, mean bool) opSpec {
-	reduce := func(b *builder, nd *node, x *Node) []int {
+	axesOf := func(b *builder, nd *node, x *Node) []int {
 		axes := b.m.constant(nd.inputs[1]).ints
 		ax := make([]int, 0, len(axes))
 		for _, a := range axes {
@@ -513,15 +513,12 @@ func reduceOp(f func(x *Node, axes ...int) *Node, join func(x, y *Node) *Node, m
 	}
 	return opSpec{check: all(nInputs(2, 2), staticInput(1)), build: func(b *builder, nd *node) *Node {
 		if xs := b.inBands(nd, 0); xs != nil {
-			if ax := reduce(b, nd, xs[0]); slices.Contains(ax, 1) {
+			if ax := axesOf(b, nd, xs[0]); slices.Contains(ax, 1) {
 				part := f
 				if mean {
 					part = ReduceSum
 				}
-				y := part(xs[0], ax...)
-				for _, x := range xs[1:] {
-					y = join(y, part(x, ax...))
-				}
+				y := xs.Reduce(part, join, ax...)
 				dims := slices.Clone(xs[0].Shape().Dimensions)
 				dims[1] = xs.Height()
 				if mean {
@@ -535,7 +532,7 @@ func reduceOp(f func(x *Node, axes ...int) *Node, join func(x, y *Node) *Node, m
 			}
 		}
 		x := b.in(nd, 0)
-		ax := reduce(b, nd, x)
+		ax := axesOf(b, nd, x)
 		if len(ax) == 0 {
 			return x
 		}
@@ -545,16 +542,14 @@ func reduceOp(f func(x *Node, axes ...int) *Node, join func(x, y *Node) *Node, m
 		if xs == nil {
 			return nil
 		}
-		ax := reduce(b, nd, xs[0])
-		if slices.Contains(ax, 0) || slices.Contains(ax, 1) {
+		ax := axesOf(b, nd, xs[0])
+		switch {
+		case slices.Contains(ax, 0) || slices.Contains(ax, 1):
 			return nil
+		case len(ax) == 0:
+			return xs
 		}
-		return xs.Map(func(x *Node) *Node {
-			if len(ax) == 0 {
-				return x
-			}
-			return keep(nd, f(x, ax...), x.Shape().Dimensions, ax)
-		})
+		return xs.Map(func(x *Node) *Node { return keep(nd, f(x, ax...), x.Shape().Dimensions, ax) })
 	}}
 }
 

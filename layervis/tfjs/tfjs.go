@@ -483,7 +483,7 @@ func (m *Model) Build(x *graph.Node, layers ...string) []*graph.Node {
 		}
 		nodes[k] = i
 	}
-	b := m.newBuilder(x, m.bandCount(x, nn.FormFor(x.Graph().Backend())))
+	b := m.newBuilder(x, m.bandCount(x))
 	out := make([]*graph.Node, len(layers))
 	done := map[int]*graph.Node{}
 	for k, i := range nodes {
