@@ -35,9 +35,10 @@ import (
 // that stopping rule (scikit-image 0.19's channel_axis=-1 instead denoises
 // each channel with its own stopping rule).
 //
-// One image is denoised on one goroutine: the sweep is sequential, and its
-// channels, interleaved, keep the processor busy in parallel; use
-// [DenoiseTVBregmanBatch] to denoise several images on several cores.
+// A sweep runs on up to GOMAXPROCS goroutines, each updating a row of its
+// own a few pixels behind the row above, which is the sequential order's
+// result exactly; use [DenoiseTVBregmanBatch] to denoise several images at
+// once.
 //
 // It returns a new slice; img is not modified. It panics if img does not
 // hold w*h*c values or w or h is less than 2 (where scikit-image fails).
@@ -46,16 +47,13 @@ func DenoiseTVBregman(img []float64, w, h, c int, weight float64, maxIter int, e
 	if w < 2 || h < 2 {
 		panic(fmt.Sprintf("imageops.DenoiseTVBregman: a %dx%d image is too small (at least 2x2)", w, h))
 	}
-	b := newBregman(img, w, h, c, weight)
-	b.run(maxIter, eps)
-	out := b.result()
-	b.release()
-	return out
+	return denoiseRows([][]float64{img}, w, h, c, weight, maxIter, eps, runtime.GOMAXPROCS(0))[0]
 }
 
 // DenoiseTVBregmanBatch applies [DenoiseTVBregman] to each of imgs (all
-// w×h×c), denoising up to GOMAXPROCS images at a time. The result is
-// identical to calling DenoiseTVBregman on each image.
+// w×h×c) on GOMAXPROCS goroutines, which sweep rows of all the images
+// (see [DenoiseTVBregman]). The result is identical to calling
+// DenoiseTVBregman on each image.
 func DenoiseTVBregmanBatch(imgs [][]float64, w, h, c int, weight float64, maxIter int, eps float64) [][]float64 {
 	for i, img := range imgs {
 		checkImage(fmt.Sprintf("DenoiseTVBregmanBatch (image %d)", i), img, w, h, c)
@@ -63,22 +61,7 @@ func DenoiseTVBregmanBatch(imgs [][]float64, w, h, c int, weight float64, maxIte
 	if w < 2 || h < 2 {
 		panic(fmt.Sprintf("imageops.DenoiseTVBregmanBatch: a %dx%d image is too small (at least 2x2)", w, h))
 	}
-	out := make([][]float64, len(imgs))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(imgs)) {
-		wg.Go(func() {
-			for i := range next {
-				out[i] = DenoiseTVBregman(imgs[i], w, h, c, weight, maxIter, eps)
-			}
-		})
-	}
-	for i := range imgs {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return out
+	return denoiseRows(imgs, w, h, c, weight, maxIter, eps, runtime.GOMAXPROCS(0))
 }
 
 // bregman is the state of one denoising: f is the w×h×c image; u, dx, dy,
@@ -102,7 +85,6 @@ func newBregman(f []float64, w, h, c int, weight float64) *bregman {
 		buf = &s
 	}
 	all := (*buf)[:5*n]
-	clear(all)
 	lam := 2 * weight
 	b := &bregman{
 		w: w, h: h, c: c, stride: (w + 2) * c,
@@ -110,6 +92,15 @@ func newBregman(f []float64, w, h, c int, weight float64) *bregman {
 		f: f, u: all[:n:n], dx: all[n : 2*n : 2*n], dy: all[2*n : 3*n : 3*n], bx: all[3*n : 4*n : 4*n], by: all[4*n:],
 		buf: buf,
 	}
+	b.reset()
+	return b
+}
+
+// reset sets u to f padded and dx, dy, bx and by to zero, as before the
+// first sweep.
+func (b *bregman) reset() {
+	clear((*b.buf)[:5*len(b.u)])
+	f, w, h, c := b.f, b.w, b.h, b.c
 	// u = f padded: the top padding row repeats the image's second row,
 	// the left column its second column, the bottom and right ones its
 	// last row and column; the corners stay 0 (they are never read).
@@ -123,7 +114,6 @@ func newBregman(f []float64, w, h, c int, weight float64) *bregman {
 		copy(b.u[(r+1)*b.stride:(r+1)*b.stride+c], f[r*row+c:r*row+2*c])
 		copy(b.u[(r+1)*b.stride+(w+1)*c:(r+2)*b.stride], f[r*row+(w-1)*c:(r+1)*row])
 	}
-	return b
 }
 
 // release returns b's arrays to the pool; b must not be used afterwards.
@@ -154,46 +144,57 @@ func (b *bregman) result() []float64 {
 
 // sweep does one Gauss-Seidel pass over the image and returns the sum of the
 // squared changes of u, accumulated in scikit-image's order.
+func (b *bregman) sweep() float64 {
+	sum := 0.0
+	for r := 1; r <= b.h; r++ {
+		sum = b.span(r, b.c, (b.w+1)*b.c, sum)
+	}
+	return sum
+}
+
+// span updates row r (1 ≤ r ≤ h) at the padded row's indices j0 ≤ j < j1
+// (index j is padded column j/c, channel j%c; the image's are c ≤ j <
+// (w+1)·c), in order, and returns sum plus the squared changes of u, added
+// in order. Index j reads the row above at j (updated), the row below at j
+// (not yet updated) and its own row: rows r−1 and r+1 are otherwise
+// untouched.
 //
 // The explicit float64 conversions stop the compiler from fusing a product
 // into an addition, which would change the rounding.
-func (b *bregman) sweep() float64 {
+func (b *bregman) span(r, j0, j1 int, sum float64) float64 {
 	c, stride := b.c, b.stride
 	lam, weight, norm := b.lam, b.weight, b.norm
 	u, dx, dy, bx, by := b.u, b.dx, b.dy, b.bx, b.by
-	sum := 0.0
-	for r := 1; r <= b.h; r++ {
-		lo, hi := r*stride+c, r*stride+(b.w+1)*c
-		// The row of f, and the rows of the arrays at this row, the one
-		// above and the one below, sliced so that index j is padded
-		// column j/c (f's index j-c).
-		fr := b.f[(r-1)*b.w*c : r*b.w*c]
-		uu, u0, ud := u[lo-stride-c:hi-stride+c], u[lo-c:hi+c], u[lo+stride-c:hi+stride+c]
-		dx0, bx0 := dx[lo-c:hi], bx[lo-c:hi]
-		dyu, dy0 := dy[lo-stride-c:hi-stride], dy[lo-c:hi]
-		byu, by0 := by[lo-stride-c:hi-stride], by[lo-c:hi]
-		for j := c; j < len(dx0); j++ {
-			uprev := u0[j]
-			ux := u0[j+c] - uprev
-			uy := ud[j] - uprev
-			unew := (float64(lam*(ud[j]+uu[j]+u0[j+c]+u0[j-c]+
-				dx0[j-c]-dx0[j]+dyu[j]-dy0[j]-
-				bx0[j-c]+bx0[j]-byu[j]+by0[j])) + float64(weight*fr[j-c])) / norm
-			u0[j] = unew
-			t := unew - uprev
-			sum += float64(t * t)
+	// The row of f, and the rows of the arrays at this row, the one above
+	// and the one below, sliced so that index j is padded index j (f's
+	// index j-c), ending at j1.
+	lo := r * stride
+	fr := b.f[(r-1)*b.w*c : (r-1)*b.w*c+j1-c]
+	uu, u0, ud := u[lo-stride:lo-stride+j1], u[lo:lo+j1+c], u[lo+stride:lo+stride+j1]
+	dx0, bx0 := dx[lo:lo+j1], bx[lo:lo+j1]
+	dyu, dy0 := dy[lo-stride:lo-stride+j1], dy[lo:lo+j1]
+	byu, by0 := by[lo-stride:lo-stride+j1], by[lo:lo+j1]
+	for j := j0; j < len(dx0); j++ {
+		uprev := u0[j]
+		ux := u0[j+c] - uprev
+		uy := ud[j] - uprev
+		unew := (float64(lam*(ud[j]+uu[j]+u0[j+c]+u0[j-c]+
+			dx0[j-c]-dx0[j]+dyu[j]-dy0[j]-
+			bx0[j-c]+bx0[j]-byu[j]+by0[j])) + float64(weight*fr[j-c])) / norm
+		u0[j] = unew
+		t := unew - uprev
+		sum += float64(t * t)
 
-			tx := ux + bx0[j]
-			ty := uy + by0[j]
-			s := math.Sqrt(float64(tx*tx) + float64(ty*ty))
-			sl := float64(s * lam)
-			dxx := float64(sl*tx) / (sl + 1)
-			dyy := float64(sl*ty) / (sl + 1)
-			dx0[j] = dxx
-			dy0[j] = dyy
-			bx0[j] += ux - dxx
-			by0[j] += uy - dyy
-		}
+		tx := ux + bx0[j]
+		ty := uy + by0[j]
+		s := math.Sqrt(float64(tx*tx) + float64(ty*ty))
+		sl := float64(s * lam)
+		dxx := float64(sl*tx) / (sl + 1)
+		dyy := float64(sl*ty) / (sl + 1)
+		dx0[j] = dxx
+		dy0[j] = dyy
+		bx0[j] += ux - dxx
+		by0[j] += uy - dyy
 	}
 	return sum
 }

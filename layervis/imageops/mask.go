@@ -31,33 +31,49 @@ func GaussianMask(w, h int, msig float64) []float32 {
 		panic(fmt.Sprintf("imageops.GaussianMask: msig %v must be positive and finite", msig))
 	}
 	scale := 1 / (msig * math.Sqrt(2*math.Pi))
-	m := make([]float32, w*h)
+	// m depends on |x−cx| and |y−cy| only: compute it once for each pair.
 	cx, cy := w/2, h/2
-	parallelRange(h, 32, func(lo, hi int) {
-		for y := lo; y < hi; y++ {
-			for x := range w {
-				dy, dx := y-cy, x-cx
+	tw, th := max(cx, w-1-cx)+1, max(cy, h-1-cy)+1
+	tab := make([]float32, tw*th)
+	parallelRange(th, 8, func(lo, hi int) {
+		for dy := lo; dy < hi; dy++ {
+			for dx := range tw {
 				r := math.Sqrt(float64(dy*dy + dx*dx))
 				z := (r - 1) / msig
-				m[y*w+x] = float32(scale * math.Pow(dblEpsilon, 0.5*(z*z)))
+				tab[dy*tw+dx] = float32(scale * math.Pow(dblEpsilon, 0.5*(z*z)))
 			}
 		}
 	})
-	lo, hi := m[0], m[0]
-	for _, v := range m {
+	lo, hi := tab[0], tab[0]
+	for _, v := range tab {
 		lo, hi = min(lo, v), max(hi, v)
 	}
-	if hi == lo {
-		// msig so large that m is flat: the reference divides 0 by 0;
-		// here the mask is 1 everywhere.
-		for i := range m {
-			m[i] = 1
+	for i, v := range tab {
+		if hi == lo {
+			// msig so large that m is flat: the reference divides 0 by
+			// 0; here the mask is 1 everywhere.
+			tab[i] = 1
+		} else {
+			tab[i] = (v - lo) / (hi - lo)
 		}
-		return m
 	}
-	span := hi - lo
-	for i, v := range m {
-		m[i] = (v - lo) / span
-	}
+	m := make([]float32, w*h)
+	parallelRange(h, 32, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			row := tab[abs(y-cy)*tw:]
+			out := m[y*w : (y+1)*w]
+			for x := range out {
+				out[x] = row[abs(x-cx)]
+			}
+		}
+	})
 	return m
+}
+
+// abs returns |v|.
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
 }

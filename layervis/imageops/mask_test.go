@@ -77,3 +77,15 @@ func TestGaussianMaskNumPy(t *testing.T) {
 		}
 	}
 }
+
+// TestGaussianMaskFlat checks the mask of a width so large that the
+// formula is flat: 1 everywhere (where the reference divides 0 by 0).
+func TestGaussianMaskFlat(t *testing.T) {
+	for _, msig := range []float64{1e300, math.MaxFloat64} {
+		for i, v := range GaussianMask(7, 4, msig) {
+			if v != 1 {
+				t.Fatalf("msig %g: value %d is %v, want 1", msig, i, v)
+			}
+		}
+	}
+}
