@@ -35,6 +35,9 @@ build() {
   echo "build nn.test" # BenchmarkDispatch: the executor's cost per op, for scripts/opprof.sh -span
   GOEXPERIMENT=simd go test -c -o "$G/nn.test" ./layervis/nn/
   xz -T2 -f "$G/nn.test"
+  echo "build imageops.test" # the Mind's Eye loop's host operations on the machine's cores
+  GOEXPERIMENT=simd go test -c -o "$G/imageops.test" ./layervis/imageops/
+  xz -T2 -f "$G/imageops.test"
   rm -rf "$G/cache" && mkdir -p "$G/cache"
   cp -r "${LAYERVIS_CACHE:-$HOME/.cache/layervis}/demo" "$G/cache/" # the demo model and photos (7.4 MB)
   cp scripts/gpu/*.py "$G/"
@@ -53,7 +56,7 @@ W=$(mktemp -d)
 exec > >(tee -a "$OUT/log") 2>&1
 start=$(date +%s)
 budget=${GPU_CHECK_BUDGET:-450}
-(cd "$G" && for f in *.xz; do [ -e "${f%.xz}" ] && [ "${f%.xz}" -nt "$f" ] || xz -dkf -T0 "$f"; done && chmod +x $bins nn.test)
+(cd "$G" && for f in *.xz; do [ -e "${f%.xz}" ] && [ "${f%.xz}" -nt "$f" ] || xz -dkf -T0 "$f"; done && chmod +x $bins nn.test imageops.test)
 export LAYERVIS_CACHE=$G/cache GOMLX_NO_AUTO_INSTALL=1
 
 # t CAP CMD...: runs CMD with a timeout of CAP seconds or the time left,
@@ -184,6 +187,12 @@ for r in "" 100000; do
 done
 echo "  the executor's cost per op (scripts/opprof.sh -span assumes 1.3 µs, measured on 2 cores), GOMAXPROCS=$ncpu"
 GOMLX_BACKEND=go t 60 "$G/nn.test" -test.run '^$' -test.bench BenchmarkDispatch -test.benchtime 5x 2>&1 | grep -E "^Benchmark|rc="
+
+echo "### 7. host operations of the Mind's Eye loop (pure Go): TV-Bregman denoising of 1, 3 and 10 images of 512² (one image per core) and the 512² mask, on all cores and on one"
+for p in $ncpu 1; do
+  echo "  GOMAXPROCS=$p"
+  GOMAXPROCS=$p t 60 "$G/imageops.test" -test.run '^$' -test.bench 'DenoiseTVBregman|GaussianMask' -test.benchtime 3x 2>&1 | grep -E "^Benchmark|rc="
+done
 
 echo "### done in $(($(date +%s) - start)) s"
 rm -rf "$W"
